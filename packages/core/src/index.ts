@@ -1,0 +1,7 @@
+// @erase/core — interfaces, the closed-form edit, losses and shared runtime pieces.
+export * from './errors/index';
+export * from './interfaces/index';
+export { reportProgress } from './progress/progress';
+export type { ProgressEvent, ProgressListener, LongRunningOptions } from './progress/progress';
+export { Rng } from './random/rng';
+export { ensureGradients } from './runtime/gradients';
