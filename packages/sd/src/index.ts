@@ -1,1 +1,2 @@
-export const placeholder = 1;
+// @erase/sd — Stable Diffusion on TensorFlow.js. Each area's barrel is re-exported here.
+export * from './io/index';

@@ -1,0 +1,2 @@
+export { readSafetensors } from './safetensors';
+export type { SafetensorsDtype, SafetensorsEntry, HostTensor, SafetensorsFile } from './safetensors';
