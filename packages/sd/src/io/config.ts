@@ -1,0 +1,43 @@
+/**
+ * Configs as data: diffusers/transformers write snake_case `config.json`; inside the project configs are camelCase.
+ * This is the one place the conversion happens.
+ */
+import { readFileSync } from 'node:fs';
+import { FileFormatError } from '@erase/core';
+
+/** `block_out_channels` → `blockOutChannels`; keys starting with `_` (e.g. `_class_name`) keep their underscore prefix removed: `className`. */
+export function snakeToCamel(key: string): string {
+  return key.replace(/^_+/, '').replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** `blockOutChannels` → `block_out_channels`. */
+export function camelToSnake(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** Converts the top-level keys of a config object to camelCase (values are kept as they are). */
+export function camelizeConfig(raw: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) out[snakeToCamel(key)] = value;
+  return out;
+}
+
+/** Reads a JSON config file. @throws FileFormatError naming the file when it is missing or not a JSON object. */
+export function readJsonConfig(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new FileFormatError({ file: path, expected: 'a JSON config file', problem: 'cannot be read', cause });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw new FileFormatError({ file: path, expected: 'valid JSON', problem: 'is not valid JSON', cause });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new FileFormatError({ file: path, expected: 'a JSON object', problem: 'top-level value is not an object' });
+  }
+  return parsed as Record<string, unknown>;
+}
