@@ -5,3 +5,5 @@ export { reportProgress } from './progress/progress';
 export type { ProgressEvent, ProgressListener, LongRunningOptions } from './progress/progress';
 export { Rng } from './random/rng';
 export { ensureGradients } from './runtime/gradients';
+export * from './closed-form/index';
+export * from './losses/index';
