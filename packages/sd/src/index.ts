@@ -1,2 +1,5 @@
 // @erase/sd — Stable Diffusion on TensorFlow.js. Each area's barrel is re-exported here.
 export * from './io/index';
+export * from './pipeline/index';
+export * from './text-encoder/index';
+export * from './vae/index';

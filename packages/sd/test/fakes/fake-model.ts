@@ -37,7 +37,7 @@ class FakeTextEncoder implements TextEncoder {
     return { inputIds, attentionMask, lengths };
   }
   encode(inputIds: tf.Tensor2D): tf.Tensor3D {
-    return tf.gather(this.table, inputIds) as tf.Tensor3D; // [B, T] -> [B, T, D]
+    return tf.gather(this.table, inputIds) as unknown as tf.Tensor3D; // [B, T] -> [B, T, D]
   }
   encodePrompts(prompts: readonly string[]): tf.Tensor3D {
     const ids = tf.tensor2d(this.tokenize(prompts).inputIds.map((r) => [...r]), undefined, 'int32'); // [B, T]

@@ -1,0 +1,225 @@
+/**
+ * Acc_e / Acc_s / Acc_g of the MACE protocol (used by RealEra Table 1; docs/methods.md §6), from per-image class
+ * probabilities.
+ *
+ * Notation:
+ *   K              number of classes the classifier scores (CIFAR-10: 10), names `classNames[0..K)`
+ *   p_n ∈ [0,1]^K  probability row of image n (softmax of a CLIP zero-shot classifier, or any ImageClassifier)
+ *   y_n            intended class of image n: the class its prompt shows (for a synonym prompt, the erased class)
+ *   score(S)       over a set S of images with one intended class y:
+ *                    meanProbability: 100 · mean_n p_n[y]     (MACE metrics/evaluate_clip_accuracy.py)
+ *                    top1:            100 · mean_n [argmax p_n = y]   (ties: the lowest index wins)
+ *   Acc_e = score(images of the erased class's prompt)
+ *   Acc_s = mean over the other classes c of score(images of c's prompt)      (averaging 'perClass', default)
+ *   Acc_g = score(images of the erased class's synonym prompts, scored as the erased class)
+ *   H_o   = harmonicMeanHo(Acc_e, Acc_s, Acc_g); an average over erased classes is the mean of per-class values.
+ * With `averaging: 'pooled'` Acc_s is the mean over all other-class images instead; the two agree when every
+ * class has the same number of images, as in MACE and RealEra (200 each).
+ */
+import { InvalidOptionError } from '@erase/core';
+import { harmonicMeanHo } from './harmonic-mean';
+
+/** How an image enters the scores when one class is erased. */
+export type PromptRole = 'erased' | 'other' | 'synonym';
+
+/** Mean probability of the intended class (MACE) or top-1 rate. */
+export type AccuracyVariant = 'meanProbability' | 'top1';
+
+/** One classified image. */
+export interface ClassifiedImage {
+  /** Probabilities over `classNames`, length K. */
+  readonly probabilities: ArrayLike<number>;
+  /** The class the image should show (a name in `classNames`); the erased class for synonym prompts. */
+  readonly intendedClass: string;
+  readonly role: PromptRole;
+}
+
+/** Options of `scoreErasedClass`. */
+export interface ErasureAccuracyOptions {
+  /** The classifier's classes, in the order of the probability rows. */
+  readonly classNames: readonly string[];
+  /** The class erased from the model. Images with role `erased`/`synonym` must intend it; `other` must not. */
+  readonly erasedClass: string;
+  /** Default `'meanProbability'` (MACE). */
+  readonly variant?: AccuracyVariant;
+  /** Acc_s as a mean of per-class scores (`'perClass'`, default) or over all other-class images (`'pooled'`). */
+  readonly averaging?: 'perClass' | 'pooled';
+  /** Allowed |Σ_k p_k − 1| per row (default 1e-3; `Infinity` skips the check, e.g. for top-1 on logits). */
+  readonly probabilitySumTolerance?: number;
+}
+
+/** The score of one intended class within one role. */
+export interface IntendedClassScore {
+  readonly role: PromptRole;
+  readonly intendedClass: string;
+  /** Percent. */
+  readonly score: number;
+  readonly imageCount: number;
+}
+
+/** Acc_e, Acc_s, Acc_g and H_o of one erased class, in percent. */
+export interface ErasedClassScores {
+  readonly erasedClass: string;
+  readonly variant: AccuracyVariant;
+  readonly accE: number;
+  readonly accS: number;
+  readonly accG: number;
+  readonly ho: number;
+  readonly imageCounts: Readonly<Record<PromptRole, number>>;
+  /** Scores per (role, intended class), roles in the order erased, other, synonym. */
+  readonly perIntendedClass: readonly IntendedClassScore[];
+}
+
+/** The four numbers of a Table 1 cell group. */
+export interface ErasureMetrics {
+  readonly accE: number;
+  readonly accS: number;
+  readonly accG: number;
+  readonly ho: number;
+}
+
+/**
+ * Percent score of one intended class over probability rows (`meanProbability` or `top1`). Rows are not
+ * validated here beyond length; `scoreErasedClass` validates them.
+ *
+ * @throws InvalidOptionError for no rows or an intended index outside a row.
+ */
+export function intendedClassScore(rows: readonly ArrayLike<number>[], intendedIndex: number, variant: AccuracyVariant): number {
+  if (rows.length === 0) throw new InvalidOptionError({ option: 'rows', expected: 'at least one probability row', received: rows });
+  let total = 0;
+  for (const [n, row] of rows.entries()) {
+    if (!Number.isInteger(intendedIndex) || intendedIndex < 0 || intendedIndex >= row.length) {
+      throw new InvalidOptionError({ option: 'intendedIndex', expected: `an index into row ${n} (length ${row.length})`, received: intendedIndex });
+    }
+    if (variant === 'meanProbability') {
+      total += row[intendedIndex] as number;
+    } else {
+      let best = 0;
+      for (let k = 1; k < row.length; k++) if ((row[k] as number) > (row[best] as number)) best = k;
+      total += best === intendedIndex ? 1 : 0;
+    }
+  }
+  return (100 * total) / rows.length;
+}
+
+/**
+ * Acc_e, Acc_s, Acc_g and H_o for one erased class from its classified images.
+ *
+ * @param images every image generated by the model with `erasedClass` erased: its own prompt (`erased`), the
+ *   other classes' prompts (`other`) and its synonyms' prompts (`synonym`).
+ * @throws InvalidOptionError for: duplicated or empty class names; an erased class or intended class not among
+ *   them; a role/intended-class pair that contradicts `erasedClass`; a row of the wrong length, with a
+ *   non-finite or negative value, or not summing to 1 within the tolerance; a role with no images; an unknown
+ *   variant or averaging.
+ */
+export function scoreErasedClass(images: readonly ClassifiedImage[], options: ErasureAccuracyOptions): ErasedClassScores {
+  const { classNames, erasedClass } = options;
+  const variant = options.variant ?? 'meanProbability';
+  const averaging = options.averaging ?? 'perClass';
+  const tolerance = options.probabilitySumTolerance ?? 1e-3;
+  if (variant !== 'meanProbability' && variant !== 'top1') {
+    throw new InvalidOptionError({ option: 'variant', expected: "'meanProbability' or 'top1'", received: variant });
+  }
+  if (averaging !== 'perClass' && averaging !== 'pooled') {
+    throw new InvalidOptionError({ option: 'averaging', expected: "'perClass' or 'pooled'", received: averaging });
+  }
+  if (classNames.length < 2 || new Set(classNames).size !== classNames.length || classNames.some((c) => c === '')) {
+    throw new InvalidOptionError({ option: 'classNames', expected: 'at least 2 distinct, non-empty class names', received: classNames });
+  }
+  if (!classNames.includes(erasedClass)) {
+    throw new InvalidOptionError({ option: 'erasedClass', expected: `one of classNames (${classNames.join(', ')})`, received: erasedClass });
+  }
+  if (!(tolerance >= 0)) throw new InvalidOptionError({ option: 'probabilitySumTolerance', expected: 'a number ≥ 0', received: tolerance });
+
+  const groups = new Map<string, { role: PromptRole; intendedClass: string; rows: ArrayLike<number>[] }>();
+  images.forEach((image, n) => {
+    validateImage(image, n, classNames, erasedClass, tolerance);
+    const id = `${image.role}\u0000${image.intendedClass}`;
+    const group = groups.get(id) ?? { role: image.role, intendedClass: image.intendedClass, rows: [] };
+    group.rows.push(image.probabilities);
+    groups.set(id, group);
+  });
+
+  const roles: PromptRole[] = ['erased', 'other', 'synonym'];
+  const perIntendedClass: IntendedClassScore[] = [];
+  const imageCounts = { erased: 0, other: 0, synonym: 0 };
+  for (const role of roles) {
+    const ofRole = [...groups.values()].filter((g) => g.role === role);
+    ofRole.sort((a, b) => classNames.indexOf(a.intendedClass) - classNames.indexOf(b.intendedClass));
+    for (const g of ofRole) {
+      const score = intendedClassScore(g.rows, classNames.indexOf(g.intendedClass), variant);
+      perIntendedClass.push({ role, intendedClass: g.intendedClass, score, imageCount: g.rows.length });
+      imageCounts[role] += g.rows.length;
+    }
+    if (imageCounts[role] === 0) {
+      throw new InvalidOptionError({ option: 'images', expected: `at least one image with role '${role}'`, received: images });
+    }
+  }
+  const roleScore = (role: PromptRole): number => {
+    const scores = perIntendedClass.filter((s) => s.role === role);
+    if (averaging === 'perClass') return scores.reduce((sum, s) => sum + s.score, 0) / scores.length;
+    return scores.reduce((sum, s) => sum + s.score * s.imageCount, 0) / imageCounts[role];
+  };
+  const accE = roleScore('erased');
+  const accS = roleScore('other');
+  const accG = roleScore('synonym');
+  return { erasedClass, variant, accE, accS, accG, ho: harmonicMeanHo(accE, accS, accG), imageCounts, perIntendedClass };
+}
+
+/**
+ * The average row of Table 1: the mean of each metric over erased classes (H_o: the mean of per-class H_o,
+ * not H_o of the means).
+ *
+ * @throws InvalidOptionError for an empty list or a non-finite value.
+ */
+export function averageErasureMetrics(perClass: readonly ErasureMetrics[]): ErasureMetrics {
+  if (perClass.length === 0) throw new InvalidOptionError({ option: 'perClass', expected: 'at least one erased class', received: perClass });
+  const mean = (key: keyof ErasureMetrics): number => {
+    let sum = 0;
+    perClass.forEach((m, i) => {
+      const value = m[key];
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        throw new InvalidOptionError({ option: `perClass[${i}].${key}`, expected: 'a finite number', received: value });
+      }
+      sum += value;
+    });
+    return sum / perClass.length;
+  };
+  return { accE: mean('accE'), accS: mean('accS'), accG: mean('accG'), ho: mean('ho') };
+}
+
+function validateImage(image: ClassifiedImage, n: number, classNames: readonly string[], erasedClass: string, tolerance: number): void {
+  const { role, intendedClass, probabilities } = image;
+  if (role !== 'erased' && role !== 'other' && role !== 'synonym') {
+    throw new InvalidOptionError({ option: `images[${n}].role`, expected: "'erased', 'other' or 'synonym'", received: role });
+  }
+  if (!classNames.includes(intendedClass)) {
+    throw new InvalidOptionError({ option: `images[${n}].intendedClass`, expected: 'one of classNames', received: intendedClass });
+  }
+  const mustBeErased = role !== 'other';
+  if (mustBeErased !== (intendedClass === erasedClass)) {
+    throw new InvalidOptionError({
+      option: `images[${n}].intendedClass`,
+      expected: mustBeErased ? `the erased class ${JSON.stringify(erasedClass)} for role '${role}'` : `a class other than the erased one for role 'other'`,
+      received: intendedClass,
+    });
+  }
+  if (probabilities === null || typeof probabilities !== 'object' || probabilities.length !== classNames.length) {
+    throw new InvalidOptionError({ option: `images[${n}].probabilities`, expected: `${classNames.length} probabilities`, received: probabilities });
+  }
+  let sum = 0;
+  for (let k = 0; k < probabilities.length; k++) {
+    const p = probabilities[k] as number;
+    if (typeof p !== 'number' || !Number.isFinite(p) || p < 0) {
+      throw new InvalidOptionError({ option: `images[${n}].probabilities[${k}]`, expected: 'a finite number ≥ 0', received: p });
+    }
+    sum += p;
+  }
+  if (Math.abs(sum - 1) > tolerance) {
+    throw new InvalidOptionError({
+      option: `images[${n}].probabilities`,
+      expected: `a row summing to 1 (±${tolerance}); pass softmax probabilities, not logits`,
+      received: `a row summing to ${sum}`,
+    });
+  }
+}
