@@ -3,3 +3,5 @@ export * from './io/index';
 export * from './pipeline/index';
 export * from './text-encoder/index';
 export * from './vae/index';
+export * from './tokenizer/index';
+export * from './schedulers/index';

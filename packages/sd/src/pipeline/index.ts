@@ -1,3 +1,3 @@
 export { textToImage } from './text-to-image';
 export type { TextToImageOptions, TextToImageResult } from './text-to-image';
-export { encodePng, imageGrid, savePngs, writeFileAtomic } from './png';
+export { encodePng, imageGrid, savePngs } from './png';

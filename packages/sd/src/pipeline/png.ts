@@ -2,11 +2,12 @@
  * PNG output for generated images: encode, tile into a grid, and write atomically (temp file + rename).
  * Images are float32 [B, H, W, 3] in [0, 1] (what `textToImage` returns).
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PNG } from 'pngjs';
 import { InvalidOptionError, ShapeMismatchError } from '@erase/core';
+import { writeAll, writeFileAtomic } from '../io/atomic-write';
 
 /** Encodes one image float32 [H, W, 3] in [0, 1] as PNG bytes. The input is not disposed. */
 export async function encodePng(image: tf.Tensor3D): Promise<Buffer> {
@@ -57,27 +58,18 @@ export function imageGrid(images: tf.Tensor4D, columns: number, options: { paddi
   });
 }
 
-/** Writes bytes atomically: a temp file beside the target, then rename. Creates the parent folder. */
-export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const temp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    writeFileSync(temp, bytes);
-    renameSync(temp, path);
-  } catch (error) {
-    rmSync(temp, { force: true });
-    throw error;
-  }
-}
-
-/** Encodes and writes each image of [B, H, W, 3] to the matching path, atomically. */
+/** Encodes and writes each image of [B, H, W, 3] to the matching path, atomically (parent folders are created). */
 export async function savePngs(images: tf.Tensor4D, paths: readonly string[]): Promise<void> {
   if (paths.length !== images.shape[0]) {
     throw new InvalidOptionError({ option: 'paths', expected: `${images.shape[0]} paths (one per image)`, received: paths });
   }
   const cells = tf.unstack(images) as tf.Tensor3D[]; // B × [H, W, 3]
   try {
-    for (let i = 0; i < cells.length; i++) writeFileAtomic(paths[i] as string, await encodePng(cells[i] as tf.Tensor3D));
+    for (let i = 0; i < cells.length; i++) {
+      const bytes = await encodePng(cells[i] as tf.Tensor3D);
+      mkdirSync(dirname(paths[i] as string), { recursive: true });
+      writeFileAtomic(paths[i] as string, (fd) => writeAll(fd, bytes));
+    }
   } finally {
     for (const cell of cells) cell.dispose();
   }
