@@ -41,4 +41,6 @@ export interface Scheduler {
   addNoise(original: tf.Tensor, noise: tf.Tensor, timesteps: number | readonly number[]): tf.Tensor;
   /** A fresh scheduler of the same kind and config (schedulers keep per-run state). */
   clone(): Scheduler;
+  /** Frees tensors the scheduler keeps between steps (PNDM's past model outputs). Optional. */
+  dispose?(): void;
 }

@@ -1,0 +1,64 @@
+/**
+ * Atomic file writes: the content goes to a temporary file in the target's folder, is flushed to disk, then renamed
+ * over the target (rename is atomic within one file system). On any failure the temporary file is removed and the
+ * target is left as it was.
+ */
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { EraseError, FileFormatError } from '@erase/core';
+
+/** Largest single `writeSync` call (Node rejects buffers of 2 GiB and more in one call). */
+const WRITE_CHUNK = 1 << 30;
+
+/** Writes all of `bytes` at the current position of `fd`, looping over short writes. */
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.length) {
+    const length = Math.min(WRITE_CHUNK, bytes.length - done);
+    done += writeSync(fd, bytes, done, length);
+  }
+}
+
+/**
+ * Creates `path` atomically: `write(fd)` fills a temporary file next to it, which then replaces `path`.
+ * @throws FileFormatError naming `path` when the folder is missing or not writable; errors thrown by `write` pass through
+ */
+export function writeFileAtomic(path: string, write: (fd: number) => void): void {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(temp, 'wx', 0o644);
+    write(fd);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(temp, path);
+  } catch (error) {
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already failing; the original error is the one to report
+      }
+    }
+    try {
+      unlinkSync(temp);
+    } catch {
+      // the temporary file may not exist (open failed) or was already renamed
+    }
+    if (EraseError.isInstance(error)) throw error;
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+    throw new FileFormatError({ file: path, expected: 'a writable location', problem: `cannot be written (${code})`, cause: error });
+  }
+}
+
+/** Writes a UTF-8 text file atomically. @throws FileFormatError naming `path` when it cannot be written */
+export function writeTextFileAtomic(path: string, text: string): void {
+  writeFileAtomic(path, (fd) => writeAll(fd, Buffer.from(text, 'utf8')));
+}
+
+/** Writes a JSON file atomically (2-space indent, trailing newline, as diffusers' `save_config`). */
+export function writeJsonFileAtomic(path: string, value: unknown): void {
+  writeTextFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
