@@ -5,3 +5,7 @@ export * from './text-encoder/index';
 export * from './vae/index';
 export * from './tokenizer/index';
 export * from './schedulers/index';
+export * from './stable-diffusion/index';
+export * from './nn/index';
+export * from './unet/index';
+export * from './lora/index';

@@ -1,0 +1,239 @@
+/**
+ * The Stable Diffusion bundle: tokenizer + CLIP text model + UNet + VAE + scheduler as core's `DiffusionModel`,
+ * loaded from a diffusers folder (`fromPretrained`) or a single-file LDM checkpoint (`fromSingleFile`).
+ * Nothing is downloaded: every file comes from the given paths.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  FileFormatError,
+  InvalidOptionError,
+  type DiffusionModel,
+  type LatentCodec,
+  type Scheduler,
+} from '@erase/core';
+import { camelizeConfig, readJsonConfig } from '../io/config';
+import { loadComponent, readModelIndex, type LoadedComponent } from '../io/diffusers-folder';
+import { loadSingleFileCheckpoint, type SingleFileOptions } from '../io/single-file';
+import { schedulerFromConfig, schedulerFromPretrained } from '../schedulers/from-config';
+import { CLIPTextModel } from '../text-encoder/clip-text-model';
+import { CLIPTokenizer } from '../tokenizer/clip-tokenizer';
+import { UNet2DConditionModel } from '../unet/unet-2d-condition';
+import { parseUNetConfig } from '../unet/config';
+import { AutoencoderKL } from '../vae/autoencoder-kl';
+import { ClipTextEncoder } from './clip-text-encoder';
+
+/** The SD 1.x/2.x scheduler config that pipelines ship (`scheduler/scheduler_config.json`), as diffusers writes it. */
+export const SD_SCHEDULER_CONFIG: Readonly<Record<string, unknown>> = Object.freeze({
+  _class_name: 'PNDMScheduler',
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  beta_schedule: 'scaled_linear',
+  num_train_timesteps: 1000,
+  steps_offset: 1,
+  set_alpha_to_one: false,
+  clip_sample: false,
+  skip_prk_steps: true,
+  trained_betas: null,
+});
+
+/** Options shared by both loaders. */
+export interface StableDiffusionLoadOptions {
+  /** Weight variant of a diffusers folder, e.g. 'fp16' (weights are upcast to float32). */
+  readonly variant?: string;
+  /** Scheduler to use instead of the folder's (an instance, or a scheduler config JSON with `_class_name`). */
+  readonly scheduler?: Scheduler | Readonly<Record<string, unknown>>;
+  /** Default classifier-free guidance scale of the bundle; default 7.5 (diffusers' default). */
+  readonly guidanceScale?: number;
+  /** Skip the last k CLIP layers (diffusers `clip_skip`); default 0. */
+  readonly clipSkip?: number;
+  /** Make the UNet weights trainable (ESD-u style fine-tuning); default false. */
+  readonly trainableUnet?: boolean;
+}
+
+/** Options of `fromSingleFile`: a single file has no tokenizer or scheduler, so give them here. */
+export interface StableDiffusionSingleFileOptions extends StableDiffusionLoadOptions, SingleFileOptions {
+  /** A tokenizer folder (vocab.json + merges.txt, or tokenizer.json) — required. */
+  readonly tokenizer: string | CLIPTokenizer;
+  /** SD 2.x v-prediction checkpoints need `'v_prediction'`; default 'epsilon'. */
+  readonly predictionType?: 'epsilon' | 'v_prediction';
+}
+
+/** Stable Diffusion as a `DiffusionModel`. Owns its models: call `dispose()` when done. */
+export class StableDiffusion implements DiffusionModel {
+  readonly textEncoder: ClipTextEncoder;
+  readonly codec: LatentCodec;
+  readonly latentShape: readonly [number, number, number];
+
+  private constructor(
+    readonly source: string,
+    readonly tokenizer: CLIPTokenizer,
+    readonly textModel: CLIPTextModel,
+    readonly unet: UNet2DConditionModel,
+    readonly vae: AutoencoderKL,
+    readonly scheduler: Scheduler,
+    readonly defaultGuidanceScale: number,
+    clipSkip: number,
+  ) {
+    this.textEncoder = new ClipTextEncoder(tokenizer, textModel, { clipSkip });
+    this.codec = vae.asLatentCodec();
+    this.latentShape = [unet.sampleSize, unet.sampleSize, unet.inChannels];
+  }
+
+  /** Assembles a bundle from loaded parts (they become owned by the bundle). */
+  static fromComponents(parts: {
+    readonly source: string;
+    readonly tokenizer: CLIPTokenizer;
+    readonly textModel: CLIPTextModel;
+    readonly unet: UNet2DConditionModel;
+    readonly vae: AutoencoderKL;
+    readonly scheduler: Scheduler;
+    readonly guidanceScale?: number;
+    readonly clipSkip?: number;
+  }): StableDiffusion {
+    const guidance = parts.guidanceScale ?? 7.5;
+    if (!Number.isFinite(guidance)) throw new InvalidOptionError({ option: 'guidanceScale', expected: 'a finite number', received: guidance });
+    if (parts.textModel.hiddenSize !== parts.unet.contextDim) {
+      throw new InvalidOptionError({
+        option: 'textModel',
+        expected: `a text encoder of width ${parts.unet.contextDim} (the UNet's cross_attention_dim)`,
+        received: parts.textModel.hiddenSize,
+      });
+    }
+    return new StableDiffusion(
+      parts.source,
+      parts.tokenizer,
+      parts.textModel,
+      parts.unet,
+      parts.vae,
+      parts.scheduler,
+      guidance,
+      parts.clipSkip ?? 0,
+    );
+  }
+
+  /**
+   * Loads a diffusers folder: `model_index.json`, `tokenizer/`, `text_encoder/`, `unet/`, `vae/`, `scheduler/`.
+   * Weights may be single files, `.fp16` variants or sharded (`*.safetensors.index.json`).
+   * @throws FileFormatError naming a missing folder or file; WeightKeysError listing every key mismatch;
+   *   UnsupportedError for pickle-only folders
+   */
+  static async fromPretrained(dir: string, options: StableDiffusionLoadOptions = {}): Promise<StableDiffusion> {
+    const index = readModelIndex(dir);
+    for (const part of ['tokenizer', 'text_encoder', 'unet', 'vae']) {
+      if (!(part in index.components) && !existsSync(join(dir, part))) {
+        throw new FileFormatError({
+          file: join(dir, 'model_index.json'),
+          expected: `a "${part}" component (a Stable Diffusion pipeline folder)`,
+          problem: `"${part}" is not listed and ${join(dir, part)} does not exist`,
+        });
+      }
+    }
+    const tokenizer = CLIPTokenizer.fromPretrained(join(dir, 'tokenizer'));
+    const load = (part: string): LoadedComponent => loadComponent(join(dir, part), { variant: options.variant });
+    const built: { textModel?: CLIPTextModel; unet?: UNet2DConditionModel; vae?: AutoencoderKL } = {};
+    try {
+      const text = load('text_encoder');
+      built.textModel = CLIPTextModel.fromWeights(text.config, text.weights, { source: text.files[0] });
+      const unet = load('unet');
+      built.unet = UNet2DConditionModel.fromWeights(parseUNetConfig(unet.config, join(dir, 'unet', 'config.json')), unet.weights, {
+        source: unet.files[0],
+        trainable: options.trainableUnet ?? false,
+      });
+      const vae = load('vae');
+      built.vae = AutoencoderKL.fromWeights(vae.config, vae.weights, { source: vae.files[0] });
+      const scheduler = resolveScheduler(options.scheduler, () =>
+        existsSync(join(dir, 'scheduler')) ? schedulerFromPretrained(join(dir, 'scheduler')) : schedulerFromConfig(SD_SCHEDULER_CONFIG),
+      );
+      return StableDiffusion.fromComponents({
+        source: dir,
+        tokenizer,
+        textModel: built.textModel,
+        unet: built.unet,
+        vae: built.vae,
+        scheduler,
+        guidanceScale: options.guidanceScale,
+        clipSkip: options.clipSkip,
+      });
+    } catch (error) {
+      built.textModel?.dispose();
+      built.unet?.dispose();
+      built.vae?.dispose();
+      throw error;
+    }
+  }
+
+  /**
+   * Loads a single-file SD 1.x/2.x checkpoint in original LDM key names (`.safetensors`; what A1111 and ComfyUI
+   * use). SD 1.x and 2.x are told apart from the weights; the tokenizer comes from `options.tokenizer`.
+   * @throws UnsupportedError for `.ckpt`/pickle files (convert them to .safetensors first) and SDXL;
+   *   InvalidOptionError without a tokenizer; FileFormatError / WeightKeysError as `fromPretrained`
+   */
+  static async fromSingleFile(file: string, options: StableDiffusionSingleFileOptions): Promise<StableDiffusion> {
+    if (options?.tokenizer === undefined) {
+      throw new InvalidOptionError({
+        option: 'tokenizer',
+        expected: 'a tokenizer folder (vocab.json + merges.txt) — single-file checkpoints do not include one',
+        received: undefined,
+      });
+    }
+    const tokenizer = typeof options.tokenizer === 'string' ? CLIPTokenizer.fromPretrained(options.tokenizer) : options.tokenizer;
+    const checkpoint = loadSingleFileCheckpoint(file, options);
+    if (!checkpoint.vae || !checkpoint.textEncoder) {
+      throw new FileFormatError({
+        file,
+        expected: 'a full SD checkpoint (first_stage_model.* and cond_stage_model.* keys besides the UNet)',
+        problem: `${checkpoint.vae ? '' : 'the VAE '}${!checkpoint.vae && !checkpoint.textEncoder ? 'and ' : ''}${checkpoint.textEncoder ? '' : 'the text encoder '}is missing`,
+      });
+    }
+    const built: { textModel?: CLIPTextModel; unet?: UNet2DConditionModel; vae?: AutoencoderKL } = {};
+    try {
+      built.textModel = CLIPTextModel.fromWeights(checkpoint.textEncoder.config, checkpoint.textEncoder.weights, { source: file });
+      built.unet = UNet2DConditionModel.fromWeights(parseUNetConfig(checkpoint.unet.config, file), checkpoint.unet.weights, {
+        source: file,
+        trainable: options.trainableUnet ?? false,
+      });
+      built.vae = AutoencoderKL.fromWeights(checkpoint.vae.config, checkpoint.vae.weights, { source: file });
+      const scheduler = resolveScheduler(options.scheduler, () =>
+        schedulerFromConfig({ ...SD_SCHEDULER_CONFIG, prediction_type: options.predictionType ?? 'epsilon' }),
+      );
+      return StableDiffusion.fromComponents({
+        source: file,
+        tokenizer,
+        textModel: built.textModel,
+        unet: built.unet,
+        vae: built.vae,
+        scheduler,
+        guidanceScale: options.guidanceScale,
+        clipSkip: options.clipSkip,
+      });
+    } catch (error) {
+      built.textModel?.dispose();
+      built.unet?.dispose();
+      built.vae?.dispose();
+      throw error;
+    }
+  }
+
+  /** Frees every weight of the bundle. */
+  dispose(): void {
+    this.textModel.dispose();
+    this.unet.dispose();
+    this.vae.dispose();
+    this.scheduler.dispose?.();
+  }
+}
+
+function resolveScheduler(
+  given: Scheduler | Readonly<Record<string, unknown>> | undefined,
+  fallback: () => Scheduler,
+): Scheduler {
+  if (given === undefined) return fallback();
+  if (typeof (given as Scheduler).step === 'function') return given as Scheduler;
+  return schedulerFromConfig(given as Readonly<Record<string, unknown>>);
+}
+
+/** Reads a component folder's `config.json` as camelCase (for callers that inspect configs). */
+export function readComponentConfig(dir: string): Record<string, unknown> {
+  return camelizeConfig(readJsonConfig(join(dir, 'config.json')));
+}
