@@ -9,6 +9,7 @@ export const workspaceAliases: Record<string, string> = {
   '@erase/sampling': `${packagesDir}sampling/src/index.ts`,
   '@erase/eval': `${packagesDir}eval/src/index.ts`,
   '@erase/sd': `${packagesDir}sd/src/index.ts`,
+  '@erase/shapes-world': `${packagesDir}shapes-world/src/index.ts`,
 };
 
 export function packageTestConfig(options: { testTimeout?: number } = {}) {

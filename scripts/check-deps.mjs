@@ -8,6 +8,7 @@ const forbidden = {
   '@erase/core': ['@erase/sd', '@erase/sampling', '@erase/eval', '@erase/methods'],
   '@erase/sampling': ['@erase/sd', '@erase/eval', '@erase/methods'],
   '@erase/eval': ['@erase/sd', '@erase/sampling', '@erase/methods'],
+  '@erase/shapes-world': ['@erase/sampling', '@erase/eval', '@erase/methods'],
 };
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));

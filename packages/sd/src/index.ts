@@ -9,3 +9,4 @@ export * from './stable-diffusion/index';
 export * from './nn/index';
 export * from './unet/index';
 export * from './lora/index';
+export * from './backend/index';
