@@ -19,6 +19,8 @@ export { writeDiffusersComponent, writeDiffusersPipeline } from './diffusers-wri
 export type { WriteDiffusersOptions, PipelineComponentToWrite } from './diffusers-writer';
 
 export { loadSingleFileCheckpoint, detectSdVersion } from './single-file';
+export { loadPretrainedComponent } from './pretrained';
+export type { PretrainedOptions } from './pretrained';
 export type { SingleFileCheckpoint, SingleFileOptions, SdVersion } from './single-file';
 export { inferUnetConfig, inferVaeConfig, inferClipTextConfig } from './ldm-configs';
 

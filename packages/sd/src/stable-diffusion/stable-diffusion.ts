@@ -12,6 +12,7 @@ import {
   type LatentCodec,
   type Scheduler,
 } from '@erase/core';
+import { useBackend, type BackendName } from '../backend/use-backend';
 import { camelizeConfig, readJsonConfig } from '../io/config';
 import { loadComponent, readModelIndex, type LoadedComponent } from '../io/diffusers-folder';
 import { loadSingleFileCheckpoint, type SingleFileOptions } from '../io/single-file';
@@ -41,6 +42,10 @@ export const SD_SCHEDULER_CONFIG: Readonly<Record<string, unknown>> = Object.fre
 export interface StableDiffusionLoadOptions {
   /** Weight variant of a diffusers folder, e.g. 'fp16' (weights are upcast to float32). */
   readonly variant?: string;
+  /** Make this tfjs backend active before any weight is uploaded (see `useBackend`). Default: leave as is. */
+  readonly backend?: BackendName;
+  /** wasm threads, with `backend: 'wasm'` (default: every core). */
+  readonly threads?: number;
   /** Scheduler to use instead of the folder's (an instance, or a scheduler config JSON with `_class_name`). */
   readonly scheduler?: Scheduler | Readonly<Record<string, unknown>>;
   /** Default classifier-free guidance scale of the bundle; default 7.5 (diffusers' default). */
@@ -120,6 +125,7 @@ export class StableDiffusion implements DiffusionModel {
    */
   static async fromPretrained(dir: string, options: StableDiffusionLoadOptions = {}): Promise<StableDiffusion> {
     const index = readModelIndex(dir);
+    if (options.backend !== undefined) await useBackend(options.backend, { threads: options.threads });
     for (const part of ['tokenizer', 'text_encoder', 'unet', 'vae']) {
       if (!(part in index.components) && !existsSync(join(dir, part))) {
         throw new FileFormatError({
@@ -179,6 +185,7 @@ export class StableDiffusion implements DiffusionModel {
     }
     const tokenizer = typeof options.tokenizer === 'string' ? CLIPTokenizer.fromPretrained(options.tokenizer) : options.tokenizer;
     const checkpoint = loadSingleFileCheckpoint(file, options);
+    if (options.backend !== undefined) await useBackend(options.backend, { threads: options.threads });
     if (!checkpoint.vae || !checkpoint.textEncoder) {
       throw new FileFormatError({
         file,

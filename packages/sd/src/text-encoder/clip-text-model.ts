@@ -11,12 +11,11 @@
  *   text_embeds = pooled W_proj                           [text_projection]        [B, P]
  *   hidden_states = (h⁰, h¹, …, hᴸ)  (hᴸ before LN_f);  clip skip k: LN_f(h^{L−k})  (diffusers encode_prompt)
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { FileFormatError, InvalidOptionError, ShapeMismatchError, UnsupportedError } from '@erase/core';
-import { readJsonConfig } from '../io/config';
-import { readSafetensors, type HostTensor } from '../io/safetensors';
+import { InvalidOptionError, ShapeMismatchError } from '@erase/core';
+import { loadPretrainedComponent, type PretrainedOptions } from '../io/pretrained';
+import type { HostTensor } from '../io/safetensors';
 import { checkWeightKeys } from '../io/weight-keys';
 import { activation } from '../nn/activations';
 import { linearModule } from '../nn/linear';
@@ -122,25 +121,15 @@ export class CLIPTextModel {
   }
 
   /**
-   * Loads `config.json` and `model.safetensors` from a transformers folder (e.g. an SD checkpoint's `text_encoder/`).
+   * Loads `config.json` and `model[.variant].safetensors` (or sharded weights) from a transformers folder (e.g. an SD
+   * checkpoint's `text_encoder/`); `options.backend` selects the tfjs backend first.
    * @throws FileFormatError when a file is missing or malformed; UnsupportedError for a `.bin`-only folder;
    *   WeightKeysError when the weights do not match the config
    */
-  static async fromPretrained(dir: string, options: ClipLoadOptions = {}): Promise<CLIPTextModel> {
-    const configPath = join(dir, 'config.json');
-    const weightsPath = join(dir, 'model.safetensors');
-    if (!existsSync(weightsPath)) {
-      if (existsSync(join(dir, 'pytorch_model.bin'))) {
-        throw new UnsupportedError(
-          `${dir}: only pytorch_model.bin was found; pickle checkpoints are not read. Convert it to model.safetensors.`,
-        );
-      }
-      throw new FileFormatError({ file: weightsPath, expected: 'a safetensors weight file', problem: 'does not exist' });
-    }
-    const raw = readJsonConfig(configPath);
-    const file = readSafetensors(weightsPath);
-    const config = parseClipTextConfig(raw, configPath);
-    return CLIPTextModel.fromWeights(config, file.tensors, { ...options, source: options.source ?? weightsPath });
+  static async fromPretrained(dir: string, options: ClipLoadOptions & PretrainedOptions = {}): Promise<CLIPTextModel> {
+    const loaded = await loadPretrainedComponent(dir, options);
+    const config = parseClipTextConfig(loaded.config, join(dir, 'config.json'));
+    return CLIPTextModel.fromWeights(config, loaded.weights, { ...options, source: options.source ?? loaded.files[0] });
   }
 
   /** D, the width of each output token vector. */

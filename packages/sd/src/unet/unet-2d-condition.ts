@@ -10,13 +10,11 @@
  *   ε     = conv_out(SiLU(conv_norm_out(h)))   [B, H, W, Cout]          ("conv_norm_out", "conv_out")
  * Weights are tf.Variables keyed by diffusers state-dict names in tfjs layouts ([in, out], [kh, kw, in, out]).
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { FileFormatError, InvalidOptionError, ShapeMismatchError, UnsupportedError } from '@erase/core';
+import { InvalidOptionError, ShapeMismatchError, UnsupportedError } from '@erase/core';
 import type { CrossAttentionSite, LoraAdapter, LoraConfig, NoisePredictor } from '@erase/core';
-import { readJsonConfig } from '../io/config';
-import { readSafetensors } from '../io/safetensors';
+import { loadPretrainedComponent, type PretrainedOptions } from '../io/pretrained';
 import type { HostTensor } from '../io/safetensors';
 import { checkWeightKeys } from '../io/weight-keys';
 import { attachLora, loadLora } from '../lora/runtime-lora';
@@ -89,18 +87,15 @@ export class UNet2DConditionModel implements NoisePredictor, LoraHost {
   }
 
   /**
-   * Loads `dir/config.json` and `dir/diffusion_pytorch_model.safetensors` (a diffusers `unet` folder).
-   * @throws FileFormatError naming a missing or malformed file; UnsupportedError / WeightKeysError as above
+   * Loads a diffusers `unet` folder: `config.json` + `diffusion_pytorch_model[.variant].safetensors` or sharded
+   * weights; `options.backend` selects the tfjs backend first.
+   * @throws FileFormatError naming a missing or malformed file; UnsupportedError for pickle-only folders;
+   *   WeightKeysError as above
    */
-  static async fromPretrained(dir: string, options: UNetLoadOptions = {}): Promise<UNet2DConditionModel> {
-    const configPath = join(dir, 'config.json');
-    const weightsPath = join(dir, 'diffusion_pytorch_model.safetensors');
-    const config = parseUNetConfig(readJsonConfig(configPath), configPath);
-    if (!existsSync(weightsPath)) {
-      throw new FileFormatError({ file: weightsPath, expected: 'the UNet weights (diffusion_pytorch_model.safetensors)', problem: 'file not found' });
-    }
-    const file = readSafetensors(weightsPath);
-    return UNet2DConditionModel.fromWeights(config, file.tensors, { ...options, source: options.source ?? weightsPath });
+  static async fromPretrained(dir: string, options: UNetLoadOptions & PretrainedOptions = {}): Promise<UNet2DConditionModel> {
+    const loaded = await loadPretrainedComponent(dir, options);
+    const config = parseUNetConfig(loaded.config, join(dir, 'config.json'));
+    return UNet2DConditionModel.fromWeights(config, loaded.weights, { ...options, source: options.source ?? loaded.files[0] });
   }
 
   /** Every state-dict key and its PyTorch-layout shape for `config`, in diffusers' module order. */

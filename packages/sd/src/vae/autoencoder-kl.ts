@@ -8,12 +8,11 @@
  * `scaling_factor` s (0.18215 for SD 1.x) is NOT applied inside, exactly as in diffusers: pipelines encode with
  * `sample() · s` and decode with `decode(z / s)`. It is exposed as `scalingFactor` for them.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { FileFormatError, InvalidOptionError, ShapeMismatchError, UnsupportedError, type LatentCodec } from '@erase/core';
-import { readJsonConfig } from '../io/config';
-import { readSafetensors, type HostTensor } from '../io/safetensors';
+import { InvalidOptionError, ShapeMismatchError, type LatentCodec } from '@erase/core';
+import { loadPretrainedComponent, type PretrainedOptions } from '../io/pretrained';
+import type { HostTensor } from '../io/safetensors';
 import { checkWeightKeys } from '../io/weight-keys';
 import { defaultTorchLayout, mapWeights, tensorToTorch, variableFromTorch, type ModuleWeights } from '../nn/weights';
 import { parseAutoencoderKLConfig, vaeDownsampleFactor, type AutoencoderKLConfig } from './config';
@@ -79,24 +78,15 @@ export class AutoencoderKL {
   }
 
   /**
-   * Loads `config.json` and `diffusion_pytorch_model.safetensors` from a diffusers folder (an SD checkpoint's `vae/`).
+   * Loads `config.json` and `diffusion_pytorch_model[.variant].safetensors` (or sharded weights) from a diffusers folder
+   * (an SD checkpoint's `vae/`); `options.backend` selects the tfjs backend first.
    * @throws FileFormatError when a file is missing or malformed; UnsupportedError for a `.bin`-only folder;
    *   WeightKeysError when the weights do not match the config
    */
-  static async fromPretrained(dir: string, options: VaeLoadOptions = {}): Promise<AutoencoderKL> {
-    const configPath = join(dir, 'config.json');
-    const weightsPath = join(dir, 'diffusion_pytorch_model.safetensors');
-    if (!existsSync(weightsPath)) {
-      if (existsSync(join(dir, 'diffusion_pytorch_model.bin'))) {
-        throw new UnsupportedError(
-          `${dir}: only diffusion_pytorch_model.bin was found; pickle checkpoints are not read. Convert it to safetensors.`,
-        );
-      }
-      throw new FileFormatError({ file: weightsPath, expected: 'a safetensors weight file', problem: 'does not exist' });
-    }
-    const config = parseAutoencoderKLConfig(readJsonConfig(configPath), configPath);
-    const file = readSafetensors(weightsPath);
-    return AutoencoderKL.fromWeights(config, file.tensors, { ...options, source: options.source ?? weightsPath });
+  static async fromPretrained(dir: string, options: VaeLoadOptions & PretrainedOptions = {}): Promise<AutoencoderKL> {
+    const loaded = await loadPretrainedComponent(dir, options);
+    const config = parseAutoencoderKLConfig(loaded.config, join(dir, 'config.json'));
+    return AutoencoderKL.fromWeights(config, loaded.weights, { ...options, source: options.source ?? loaded.files[0] });
   }
 
   /** s, the latent scaling factor from the config (0.18215 for SD 1.x). Not applied by `encode`/`decode`. */

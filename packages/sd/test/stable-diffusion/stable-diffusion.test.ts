@@ -45,6 +45,17 @@ describe.each(['cpu', 'wasm'])('StableDiffusion bundle (%s)', (backend) => {
     model.dispose();
   });
 
+  it('selects the backend by name and reads fp16 variants', async () => {
+    const other = backend === 'cpu' ? 'wasm' : 'cpu';
+    await tf.setBackend(other);
+    const model = await StableDiffusion.fromPretrained(dir, { backend: backend as 'cpu' | 'wasm', threads: backend === 'wasm' ? 1 : undefined });
+    expect(tf.getBackend()).toBe(backend);
+    model.dispose();
+    await expect(StableDiffusion.fromPretrained(dir, { variant: 'fp16' })).rejects.toSatisfy((e) => FileFormatError.isInstance(e));
+    // @ts-expect-error: not a backend name
+    await expect(StableDiffusion.fromPretrained(dir, { backend: 'gpu' })).rejects.toSatisfy((e) => InvalidOptionError.isInstance(e));
+  });
+
   it('gives typed errors for bad inputs', async () => {
     await expect(StableDiffusion.fromPretrained(join(dir, 'nope'))).rejects.toSatisfy((e) => FileFormatError.isInstance(e));
     // @ts-expect-error: the tokenizer is required
