@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readLora } from '../../src/io/lora';
 import { readSafetensors } from '../../src/io/safetensors';
 import type { HostTensor } from '../../src/io/safetensors';
 import { Rng } from '@erase/core';
@@ -48,6 +49,22 @@ describe.each(BACKENDS)('runtime LoRA parity (%s)', (backend) => {
     adapter.scale = 1;
     await check(`${backend} tbatch_lora`, unet, 'case_tbatch_lora.safetensors');
   });
+
+  it.each(['pytorch_lora_weights.safetensors', 'lora_legacy_attn_procs.safetensors'])(
+    'the library reader (readLora) of %s gives diffusers outputs at scale 1 and 0.5',
+    async (file) => {
+      const { weights, format } = readLora(`${LORA_DIR}/${file}`);
+      expect(format).toBe(file.startsWith('pytorch') ? 'diffusers' : 'attn-procs');
+      expect(weights.unet.size).toBe(48);
+      unet.lora?.detach();
+      const adapter = unet.loadLora(weights.unet, { source: file });
+      await check(`${backend} ${file} t10_lora`, unet, 'case_t10_lora.safetensors');
+      adapter.scale = 0.5;
+      await check(`${backend} ${file} t10_lora_scale05`, unet, 'case_t10_lora_scale05.safetensors');
+      adapter.detach();
+      unet.loadLora(lora, { source: LORA_FILE }); // the state the next test expects
+    },
+  );
 
   it('exportLora returns the loaded factors bit for bit; detach restores the base model (out_base)', async () => {
     const exported = unet.exportLora();
