@@ -7,3 +7,4 @@ export { Rng } from './random/rng';
 export { ensureGradients } from './runtime/gradients';
 export * from './closed-form/index';
 export * from './losses/index';
+export * from './training/index';
