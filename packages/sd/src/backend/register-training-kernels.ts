@@ -7,6 +7,7 @@
  *   fallback for padding the rewrite cannot express.
  * - `UnsortedSegmentSum` (new): the gradient of `tf.gather` / embedding lookups.
  * - `Identity` (replaced): a zero-copy alias, as on tfjs-cpu (the engine clones every tensor saved for backprop).
+ * - `BatchMatMul` (wrapped): transposed operands are transposed explicitly first (5–25× faster for Linear gradients).
  *
  * Replacing a kernel: `tf.registerKernel` on an existing name only warns and overwrites, so the original config is
  * read with `tf.getKernel`, unregistered, and the replacement registered with the original's `setupFunc` and
@@ -16,6 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm'; // registers the wasm backend and its kernels before we wrap them
+import { makeBatchMatMulWasm } from './batch-matmul';
 import { conv2DBackpropFilterWasm } from './conv2d-backprop-filter';
 import { makeConv2DBackpropInputWasm } from './conv2d-backprop-input';
 import { makeIdentityAliasWasm } from './identity-alias';
@@ -34,6 +36,7 @@ const SPECS: readonly KernelSpec[] = [
   { kernelName: tf.Conv2DBackpropInput, make: makeConv2DBackpropInputWasm },
   { kernelName: tf.UnsortedSegmentSum, make: () => unsortedSegmentSumWasm as unknown as tf.KernelFunc },
   { kernelName: tf.Identity, make: makeIdentityAliasWasm },
+  { kernelName: tf.BatchMatMul, make: makeBatchMatMulWasm },
 ];
 
 /** Names of the wasm kernels `registerWasmTrainingKernels` provides. */

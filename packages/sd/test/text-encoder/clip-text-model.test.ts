@@ -3,7 +3,7 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { InvalidOptionError, Rng, ShapeMismatchError, UnsupportedError, WeightKeysError, ensureGradients } from '@erase/core';
+import { FileFormatError, InvalidOptionError, Rng, ShapeMismatchError, UnsupportedError, WeightKeysError, ensureGradients } from '@erase/core';
 import { readJsonConfig } from '../../src/io/config';
 import { readSafetensors } from '../../src/io/safetensors';
 import { CLIPTextModel, clipTextWeightShapes, parseClipTextConfig } from '../../src/text-encoder/index';
@@ -219,8 +219,10 @@ describe('CLIPTextModel weights and errors', () => {
     tf.dispose([tooLong, floats, outOfRange, negative]);
   });
 
-  it('fromPretrained names the missing file', async () => {
-    await expect(CLIPTextModel.fromPretrained('/nonexistent/text_encoder')).rejects.toThrow(/model\.safetensors/);
+  it('fromPretrained names the missing folder with a FileFormatError', async () => {
+    const error = await CLIPTextModel.fromPretrained('/nonexistent/text_encoder').catch((e: unknown) => e);
+    expect(FileFormatError.isInstance(error)).toBe(true);
+    expect(String((error as Error).message)).toMatch(/\/nonexistent\/text_encoder/);
   });
 });
 

@@ -3,7 +3,7 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { InvalidOptionError, Rng, ShapeMismatchError, UnsupportedError, WeightKeysError, ensureGradients } from '@erase/core';
+import { FileFormatError, InvalidOptionError, Rng, ShapeMismatchError, UnsupportedError, WeightKeysError, ensureGradients } from '@erase/core';
 import { readJsonConfig } from '../../src/io/config';
 import { readSafetensors, type HostTensor } from '../../src/io/safetensors';
 import { AutoencoderKL, DiagonalGaussian, autoencoderKLWeightShapes, parseAutoencoderKLConfig } from '../../src/vae/index';
@@ -196,8 +196,10 @@ describe('AutoencoderKL validation', () => {
     tf.dispose([odd, fourChannels, ints, rank3]);
   });
 
-  it('fromPretrained names the missing file', async () => {
-    await expect(AutoencoderKL.fromPretrained('/nonexistent/vae')).rejects.toThrow(/diffusion_pytorch_model\.safetensors/);
+  it('fromPretrained names the missing folder with a FileFormatError', async () => {
+    const error = await AutoencoderKL.fromPretrained('/nonexistent/vae').catch((e: unknown) => e);
+    expect(FileFormatError.isInstance(error)).toBe(true);
+    expect(String((error as Error).message)).toMatch(/\/nonexistent\/vae/);
   });
 });
 
