@@ -10,6 +10,7 @@ export const workspaceAliases: Record<string, string> = {
   '@erase/eval': `${packagesDir}eval/src/index.ts`,
   '@erase/sd': `${packagesDir}sd/src/index.ts`,
   '@erase/shapes-world': `${packagesDir}shapes-world/src/index.ts`,
+  '@erase/methods': `${packagesDir}methods/src/index.ts`,
 };
 
 export function packageTestConfig(options: { testTimeout?: number } = {}) {

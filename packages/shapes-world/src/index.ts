@@ -31,9 +31,35 @@ export type { BatchStatistics } from './oracle/oracle-cnn';
 export { saveOracle, loadOracle, ORACLE_ARCHITECTURE } from './oracle/oracle-weights';
 export { trainOracle } from './oracle/train-oracle';
 export type { TrainOracleOptions, TrainOracleResult } from './oracle/train-oracle';
-export { AdamW } from './oracle/adamw';
-export type { AdamWOptions } from './oracle/adamw';
+export { AdamW } from './train/adamw';
+export type { AdamWOptions } from './train/adamw';
 export { evaluateAccuracy } from './oracle/accuracy';
 export type { AccuracyReport, ImageClassifierLike } from './oracle/accuracy';
 
 export { shapesWorldTokenizerDir, shapesWorldOracleWeightsPath } from './assets';
+
+export {
+  TEXT_ENCODER_CONFIG,
+  UNET_CONFIG,
+  TRAINING_SCHEDULER_CONFIG,
+  SAMPLING_SCHEDULER_CONFIG,
+  MODEL_INDEX,
+  WORLD_VOCAB_SIZE,
+  WORLD_BOS_TOKEN_ID,
+  WORLD_EOS_TOKEN_ID,
+  WORLD_CONTEXT_LENGTH,
+  WORLD_LATENT_SHAPE,
+  WORLD_GUIDANCE_SCALE,
+  WORLD_SAMPLING_STEPS,
+} from './model/configs';
+export { initTextEncoder, initUNet, initHostWeights } from './model/init';
+export type { InitOptions } from './model/init';
+export { saveShapesWorld } from './model/save-weights';
+export type { SaveShapesWorldOptions } from './model/save-weights';
+export { loadShapesWorld, shapesWorldWeightsDir, ShapesWorldModel, SHAPES_WORLD_SOURCE } from './model/load-shapes-world';
+export type { LoadShapesWorldOptions } from './model/load-shapes-world';
+export { trainShapesWorld, SHAPES_WORLD_TRAINING_DEFAULTS } from './train/train-shapes-world';
+export type { TrainShapesWorldOptions, TrainShapesWorldResult, ShapesWorldTrainingSettings } from './train/train-shapes-world';
+export { saveCheckpoint, loadCheckpoint, checkpointPaths, CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from './train/checkpoint';
+export type { CheckpointState, CheckpointTensors, LoadedCheckpoint } from './train/checkpoint';
+export * from './evaluation/index';

@@ -28,6 +28,11 @@ export class AdamW {
   private readonly state: Map<string, { variable: tf.Variable; m: tf.Variable; v: tf.Variable }>;
   private t = 0;
 
+  /** Updates done so far (t of the bias corrections). */
+  get stepCount(): number {
+    return this.t;
+  }
+
   /** @throws InvalidOptionError for hyper-parameters out of range. */
   constructor(variables: readonly tf.Variable[], options: AdamWOptions = {}) {
     this.beta1 = options.beta1 ?? 0.9;
@@ -71,6 +76,39 @@ export class AdamW {
         variable.assign(tf.sub(decayed, tf.mul(tf.div(m, denominator), learningRate / correction1))); // θ(1 − ηλ) − η m̂ / (√v̂ + ε)
       }
     });
+  }
+
+  /**
+   * The moment estimates, keyed by variable name (owned by the optimizer: read them, do not dispose them), e.g. to
+   * checkpoint them with `stepCount`.
+   */
+  moments(): ReadonlyMap<string, { readonly m: tf.Variable; readonly v: tf.Variable }> {
+    return new Map([...this.state].map(([name, { m, v }]) => [name, { m, v }]));
+  }
+
+  /**
+   * Restores a checkpointed state: the step count and, for every variable, its moments (host float32 arrays of the
+   * variable's size, in the variable's layout).
+   * @throws InvalidOptionError for a bad step count, a missing variable or a size mismatch (nothing is changed then)
+   */
+  loadState(stepCount: number, moments: ReadonlyMap<string, { readonly m: Float32Array; readonly v: Float32Array }>): void {
+    if (!Number.isSafeInteger(stepCount) || stepCount < 0) {
+      throw new InvalidOptionError({ option: 'stepCount', expected: 'a non-negative integer', received: stepCount });
+    }
+    for (const [name, { variable }] of this.state) {
+      const saved = moments.get(name);
+      if (saved === undefined || saved.m.length !== variable.size || saved.v.length !== variable.size) {
+        throw new InvalidOptionError({ option: `moments["${name}"]`, expected: `m and v of ${variable.size} values`, received: saved === undefined ? 'missing' : `${saved.m.length} / ${saved.v.length} values` });
+      }
+    }
+    for (const [name, { variable, m, v }] of this.state) {
+      const saved = moments.get(name) as { m: Float32Array; v: Float32Array };
+      tf.tidy(() => {
+        m.assign(tf.tensor(saved.m, variable.shape, 'float32'));
+        v.assign(tf.tensor(saved.v, variable.shape, 'float32'));
+      });
+    }
+    this.t = stepCount;
   }
 
   /** Frees the moment estimates (not the variables being optimised). */

@@ -1,0 +1,416 @@
+/**
+ * Trains the world's text encoder and UNet jointly on fresh procedural images (the recipe of
+ * docs/shapes-world.md: DDPM ε-prediction, uniform t, 10% empty captions, AdamW with warm-up, gradient-norm clip,
+ * EMA of every weight).
+ *
+ * Notation (Ho et al. 2020; diffusers names in brackets), per step k = 1 … K with batch B:
+ *   x₀ = pixel_unshuffle(images) ∈ ℝ^{B×12×12×12}, captions c_b ("" with probability p_∅ = 0.1)
+ *   t_b ~ U{0 … 999}, ε ~ N(0, I),  x_t = √ᾱ_t x₀ + √(1−ᾱ_t) ε                  [DDPMScheduler.add_noise]
+ *   L = mean (ε_θ(x_t, t, E_φ(c)) − ε)²  over θ (UNet) and φ (text encoder) together
+ *   g ← g · min(1, G / (‖g‖₂ + 10⁻⁶)), ‖g‖₂ over every gradient      [clip_grad_norm_, G = 1]
+ *   η_k = η · min(1, k / W)  (linear warm-up over W steps, then constant); AdamW(η_k, λ) (adamw.ts)
+ *   EMA: θ̄ ← d_k θ̄ + (1 − d_k) θ, d_k = min(d, (1 + k) / (10 + k))    [diffusers EMAModel, d = 0.999]
+ * Step k draws everything from its own stream Rng(seed · 2²¹ + k) (images, captions, dropouts, t, ε), so a run
+ * resumed from a checkpoint after step k continues exactly as the uninterrupted run would.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  AbortedError,
+  ensureGradients,
+  InvalidOptionError,
+  reportProgress,
+  Rng,
+  type LongRunningOptions,
+} from '@erase/core';
+import { CLIPTokenizer, DDPMScheduler, registerWasmTrainingKernels, type CLIPTextModel, type UNet2DConditionModel } from '@erase/sd';
+import { shapesWorldTokenizerDir } from '../assets';
+import { PixelUnshuffleCodec } from '../codec/pixel-unshuffle';
+import { generateShapes } from '../generator/generate';
+import { TEXT_ENCODER_CONFIG, TRAINING_SCHEDULER_CONFIG, UNET_CONFIG } from '../model/configs';
+import { initTextEncoder, initUNet } from '../model/init';
+import { AdamW } from './adamw';
+import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint';
+
+/** Hyper-parameters of a run (what a checkpoint records; defaults: the recipe). */
+export interface ShapesWorldTrainingSettings {
+  /** Total optimisation steps K (default 10,000). */
+  readonly steps: number;
+  /** Images per step B (default 32). */
+  readonly batchSize: number;
+  /** Peak learning rate η (default 1e-3). */
+  readonly learningRate: number;
+  /** Linear warm-up steps W (default 200). */
+  readonly warmupSteps: number;
+  /** AdamW decoupled weight decay λ (default 0.01). */
+  readonly weightDecay: number;
+  /** Global gradient-norm clip G (default 1; 0 disables). */
+  readonly maxGradNorm: number;
+  /** EMA decay d (default 0.999). */
+  readonly emaDecay: number;
+  /** Probability p_∅ that a caption is replaced by "" (default 0.1). */
+  readonly emptyCaptionProbability: number;
+  /** Seed of the initial weights and of every step's data (an integer in [0, 2³²); default 0). */
+  readonly seed: number;
+  /** Loss-curve window: one mean loss per this many steps (default 100). */
+  readonly curveEvery: number;
+  /** Testing aid: every step reuses step 1's images, captions, timesteps and noise (default false). */
+  readonly repeatFirstBatch: boolean;
+  /** transformers `config.json` of the text encoder (default `TEXT_ENCODER_CONFIG`). */
+  readonly textEncoderConfig: Readonly<Record<string, unknown>>;
+  /** diffusers `config.json` of the UNet (default `UNET_CONFIG`); in/out channels 12, sample size = image size / 2. */
+  readonly unetConfig: Readonly<Record<string, unknown>>;
+}
+
+/** Options of `trainShapesWorld`. */
+export interface TrainShapesWorldOptions extends LongRunningOptions, Partial<ShapesWorldTrainingSettings> {
+  /** Folder for resumable checkpoints (`checkpoint.safetensors` + `checkpoint.json`); none written when absent. */
+  readonly checkpointDir?: string;
+  /** Write a checkpoint every this many steps (default 500; 0: only at the end and on abort). Needs `checkpointDir`. */
+  readonly checkpointEvery?: number;
+  /**
+   * Resume from the checkpoint in this folder. The run's settings come from the checkpoint; only `steps` may be
+   * given to extend or shorten the run, and any other explicitly given setting must equal the checkpoint's.
+   */
+  readonly resumeFrom?: string;
+  /**
+   * Wall-clock budget of this call in seconds: after the first step that ends past it, training stops early (a
+   * normal return with `stepsDone < settings.steps`; the learning rate is constant after warm-up, so an early stop
+   * changes nothing else). Default: none.
+   */
+  readonly maxSeconds?: number;
+}
+
+/** What `trainShapesWorld` returns; the caller owns both models (call `dispose()`). */
+export interface TrainShapesWorldResult {
+  /** The text encoder holding the EMA weights (what ships). */
+  readonly textEncoder: CLIPTextModel;
+  /** The UNet holding the EMA weights (what ships). */
+  readonly unet: UNet2DConditionModel;
+  /** The resolved settings. */
+  readonly settings: ShapesWorldTrainingSettings;
+  /** Steps already done when this call started (0 for a fresh run). */
+  readonly startStep: number;
+  /** Steps done when this call returned (`settings.steps`, or fewer after a `maxSeconds` stop). */
+  readonly stepsDone: number;
+  /** Loss of each step this call ran (steps startStep + 1 … stepsDone), measured before its update. */
+  readonly losses: Float32Array;
+  /** Mean loss per `curveEvery` steps over the whole run (resumed parts included); the last entry may be partial. */
+  readonly lossCurve: readonly { readonly step: number; readonly loss: number }[];
+  /** Training seconds over the whole run (resumed parts included). */
+  readonly seconds: number;
+}
+
+const STAGE = 'train.shapes-world';
+/** Steps per run are below 2²¹ so that seed · 2²¹ + k stays a safe integer. */
+const MAX_STEPS = 2 ** 21 - 1;
+
+/**
+ * Trains (or resumes training of) the ShapesWorld text encoder + UNet on the current tfjs backend. Use wasm for
+ * real runs (`useBackend('wasm', { threads })` from @erase/sd; this function also registers the wasm training
+ * kernels when wasm is active); tfjs-cpu is ~100× slower and only suits tests on tiny configs.
+ * Reports `{ stage: 'train.shapes-world', step, total, metrics: { loss, lr, gradNorm } }` after every step and checks
+ * `signal` before each; on abort it writes a checkpoint of the last finished step (when `checkpointDir` is set)
+ * and throws AbortedError. No tensor leaks: `tf.memory().numTensors` is the same after every step, and afterwards
+ * only the returned models' variables remain.
+ * @throws InvalidOptionError for a bad option or a resume with conflicting settings; FileFormatError for a bad
+ *   checkpoint; AbortedError when aborted
+ */
+export async function trainShapesWorld(options: TrainShapesWorldOptions = {}): Promise<TrainShapesWorldResult> {
+  const checkpoint = options.resumeFrom !== undefined ? loadCheckpoint(options.resumeFrom) : undefined;
+  const settings = resolveSettings(options, checkpoint?.state.settings);
+  const checkpointEvery = options.checkpointEvery ?? 500;
+  checkInteger('checkpointEvery', checkpointEvery, 0);
+  const maxSeconds = options.maxSeconds ?? Infinity;
+  if (!(maxSeconds > 0)) throw new InvalidOptionError({ option: 'maxSeconds', expected: 'a positive number of seconds', received: maxSeconds });
+  await ensureGradients();
+  if (tf.getBackend() === 'wasm') registerWasmTrainingKernels();
+
+  const tokenizer = CLIPTokenizer.fromPretrained(shapesWorldTokenizerDir());
+  const initRng = new Rng(settings.seed);
+  const textEncoder = initTextEncoder(settings.textEncoderConfig, { seed: initRng.nextUint32() });
+  let unet: UNet2DConditionModel | undefined;
+  const owned: tf.Variable[] = [];
+  let optimizer: AdamW | undefined;
+  try {
+    unet = initUNet(settings.unetConfig, { seed: initRng.nextUint32() });
+    if (tokenizer.vocabSize > textEncoder.vocabSize || tokenizer.modelMaxLength > textEncoder.maxLength) {
+      throw new InvalidOptionError({
+        option: 'textEncoderConfig',
+        expected: `vocab_size ≥ ${tokenizer.vocabSize} and max_position_embeddings ≥ ${tokenizer.modelMaxLength} (the world tokenizer)`,
+        received: `${textEncoder.vocabSize} / ${textEncoder.maxLength}`,
+      });
+    }
+    if (unet.inChannels !== 12 || unet.config.outChannels !== 12 || unet.contextDim !== textEncoder.hiddenSize) {
+      throw new InvalidOptionError({
+        option: 'unetConfig',
+        expected: `in/out channels 12 (pixel-unshuffled RGB) and cross_attention_dim ${textEncoder.hiddenSize} (the text width)`,
+        received: `${unet.inChannels}/${unet.config.outChannels}, ${unet.contextDim}`,
+      });
+    }
+    // every weight, keyed `text_encoder/<name>` / `unet/<name>` (the checkpoint's names)
+    const params = new Map<string, tf.Variable>();
+    for (const [name, v] of textEncoder.parameters()) params.set(`text_encoder/${name}`, v);
+    for (const [name, v] of unet.parameters()) params.set(`unet/${name}`, v);
+    const variables = [...params.values()];
+    const ema = new Map<string, tf.Variable>();
+    for (const [name, v] of params) {
+      const copy = tf.tidy(() => tf.variable(tf.clone(v), false)); // θ̄ starts at θ
+      owned.push(copy);
+      ema.set(name, copy);
+    }
+    optimizer = new AdamW(variables, { weightDecay: settings.weightDecay });
+    const nameOf = new Map(variables.map((v, i) => [v.name, [...params.keys()][i] as string]));
+
+    let state: Omit<CheckpointState, 'settings'> = { step: 0, adamStep: 0, lossCurve: [], window: { sum: 0, count: 0 }, seconds: 0 };
+    if (checkpoint) {
+      restore(params, checkpoint.params, options.resumeFrom as string);
+      restore(ema, checkpoint.ema, options.resumeFrom as string);
+      const moments = new Map<string, { m: Float32Array; v: Float32Array }>();
+      for (const [name, v] of params) {
+        const m = checkpoint.adamM.get(name);
+        const s = checkpoint.adamV.get(name);
+        if (m && s) moments.set(v.name, { m: m.data as Float32Array, v: s.data as Float32Array });
+      }
+      optimizer.loadState(checkpoint.state.adamStep, moments);
+      state = checkpoint.state;
+    }
+    const startStep = state.step;
+    if (startStep > settings.steps) {
+      throw new InvalidOptionError({ option: 'steps', expected: `at least the checkpoint's ${startStep} steps`, received: settings.steps });
+    }
+
+    const codec = new PixelUnshuffleCodec();
+    const scheduler = DDPMScheduler.fromConfig(TRAINING_SCHEDULER_CONFIG);
+    const imageSize = 2 * unet.sampleSize;
+    const tokens = tokenizer.modelMaxLength;
+    const lossCurve = [...state.lossCurve];
+    let windowSum = state.window.sum;
+    let windowCount = state.window.count;
+    const losses = new Float32Array(settings.steps - startStep);
+    const started = performance.now();
+    const secondsNow = (): number => state.seconds + (performance.now() - started) / 1000;
+
+    const save = async (step: number): Promise<void> => {
+      if (options.checkpointDir === undefined) return;
+      const moments = (optimizer as AdamW).moments();
+      const adamM = new Map<string, tf.Tensor>();
+      const adamV = new Map<string, tf.Tensor>();
+      for (const [vname, { m, v }] of moments) {
+        const name = nameOf.get(vname) as string;
+        adamM.set(name, m);
+        adamV.set(name, v);
+      }
+      await saveCheckpoint(options.checkpointDir, { params, ema, adamM, adamV }, {
+        step,
+        adamStep: (optimizer as AdamW).stepCount,
+        settings: settingsToJson(settings),
+        lossCurve,
+        window: { sum: windowSum, count: windowCount },
+        seconds: secondsNow(),
+      });
+    };
+
+    let firstBatch: StepBatch | undefined;
+    let stepsDone = startStep;
+    for (let step = startStep + 1; step <= settings.steps; step++) {
+      if (options.signal?.aborted) {
+        await save(step - 1);
+        throw new AbortedError(`trainShapesWorld (after step ${step - 1})`, { cause: options.signal.reason });
+      }
+      const batch = settings.repeatFirstBatch
+        ? (firstBatch ??= drawBatch(settings, 1, imageSize, tokenizer, tokens))
+        : drawBatch(settings, step, imageSize, tokenizer, tokens);
+      const lr = settings.learningRate * (settings.warmupSteps > 0 ? Math.min(1, step / settings.warmupSteps) : 1);
+      const { loss, gradNorm } = await trainStep(textEncoder, unet, codec, scheduler, batch, variables, optimizer, ema, step, settings, lr);
+      losses[step - startStep - 1] = loss;
+      windowSum += loss;
+      windowCount += 1;
+      if (windowCount === settings.curveEvery) {
+        lossCurve.push({ step, loss: windowSum / windowCount });
+        windowSum = 0;
+        windowCount = 0;
+      }
+      stepsDone = step;
+      reportProgress(options.onProgress, { stage: STAGE, step, total: settings.steps, metrics: { loss, lr, gradNorm } });
+      if ((performance.now() - started) / 1000 >= maxSeconds) break;
+      if (checkpointEvery > 0 && step % checkpointEvery === 0 && step < settings.steps) await save(step);
+    }
+    await save(stepsDone);
+
+    // ship the EMA weights: copy them into the models, free the rest
+    for (const [name, v] of params) v.assign(ema.get(name) as tf.Variable);
+    const curve = windowCount > 0 ? [...lossCurve, { step: stepsDone, loss: windowSum / windowCount }] : lossCurve;
+    const done = losses.subarray(0, stepsDone - startStep);
+    return { textEncoder, unet, settings, startStep, stepsDone, losses: done, lossCurve: curve, seconds: secondsNow() };
+  } catch (error) {
+    textEncoder.dispose();
+    unet?.dispose();
+    throw error;
+  } finally {
+    optimizer?.dispose();
+    for (const v of owned) v.dispose();
+  }
+}
+
+/** One step's host-side inputs. */
+interface StepBatch {
+  /** float32 [B, N, N, 3] images in [-1, 1]. */
+  readonly images: Float32Array;
+  /** int32 [B, T] token ids. */
+  readonly ids: Int32Array;
+  /** [B] integer timesteps. */
+  readonly timesteps: number[];
+  /** float32 [B, N/2, N/2, 12] noise. */
+  readonly noise: Float32Array;
+  readonly batchSize: number;
+  readonly imageSize: number;
+}
+
+/** Everything step k needs, from its own stream Rng(seed · 2²¹ + k). */
+function drawBatch(settings: ShapesWorldTrainingSettings, step: number, imageSize: number, tokenizer: CLIPTokenizer, tokens: number): StepBatch {
+  const b = settings.batchSize;
+  const rng = new Rng(settings.seed * 2 ** 21 + step);
+  const shapes = generateShapes({ count: b, seed: rng.nextUint32(), size: imageSize });
+  const captions = shapes.captions.map((caption) => (rng.uniform() < settings.emptyCaptionProbability ? '' : caption));
+  const tokenized = tokenizer.call(captions, { padding: 'max_length', maxLength: tokens, truncation: true });
+  const ids = new Int32Array(b * tokens);
+  tokenized.inputIds.forEach((row, i) => ids.set(row, i * tokens));
+  const timesteps = Array.from({ length: b }, () => rng.int(1000));
+  const latentSize = (imageSize / 2) * (imageSize / 2) * 12;
+  const noise = new Float32Array(b * latentSize);
+  for (let i = 0; i < noise.length; i++) noise[i] = rng.normal();
+  return { images: shapes.images, ids, timesteps, noise, batchSize: b, imageSize };
+}
+
+/** Forward + backward + clip + AdamW + EMA for one batch; returns the loss (before the update) and ‖g‖₂. */
+async function trainStep(
+  textEncoder: CLIPTextModel,
+  unet: UNet2DConditionModel,
+  codec: PixelUnshuffleCodec,
+  scheduler: DDPMScheduler,
+  batch: StepBatch,
+  variables: tf.Variable[],
+  optimizer: AdamW,
+  ema: ReadonlyMap<string, tf.Variable>,
+  step: number,
+  settings: ShapesWorldTrainingSettings,
+  lr: number,
+): Promise<{ loss: number; gradNorm: number }> {
+  const { batchSize: b, imageSize: n } = batch;
+  const h = n / 2;
+  const inputs = tf.tidy(() => {
+    const x0 = codec.encode(tf.tensor4d(batch.images, [b, n, n, 3])); // [B, N, N, 3] -> [B, N/2, N/2, 12]
+    const noise = tf.tensor4d(batch.noise, [b, h, h, 12]); // ε [B, h, h, 12]
+    const noisy = scheduler.addNoise(x0, noise, batch.timesteps) as tf.Tensor4D; // √ᾱ_t x₀ + √(1−ᾱ_t) ε
+    const t = tf.tensor1d(batch.timesteps, 'float32'); // [B]
+    const ids = tf.tensor2d(batch.ids, [b, batch.ids.length / b], 'int32'); // [B, T]
+    return { noise, noisy, t, ids };
+  });
+  const { value, grads } = tf.variableGrads(() => {
+    const context = textEncoder.encode(inputs.ids, { validateIds: false }); // [B, T] -> [B, T, D]
+    const predicted = unet.predict(inputs.noisy, inputs.t, context); // [B, h, h, 12]
+    return tf.mean(tf.squaredDifference(predicted, inputs.noise)) as tf.Scalar; // [B, h, h, 12] -> []
+  }, variables);
+  try {
+    const normTensor = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))))); // ‖g‖₂ []
+    const [lossValue, gradNorm] = [(await value.data())[0] as number, (await normTensor.data())[0] as number];
+    normTensor.dispose();
+    if (!Number.isFinite(lossValue) || !Number.isFinite(gradNorm)) {
+      throw new InvalidOptionError({ option: 'learningRate', expected: 'a setting under which the loss stays finite', received: `loss ${lossValue}, ‖g‖ ${gradNorm} at step ${step}` });
+    }
+    const scale = settings.maxGradNorm > 0 ? Math.min(1, settings.maxGradNorm / (gradNorm + 1e-6)) : 1;
+    if (scale < 1) {
+      for (const [name, g] of Object.entries(grads)) {
+        grads[name] = tf.mul(g, scale); // clipped g, same shape
+        g.dispose();
+      }
+    }
+    optimizer.step(grads, lr);
+    const decay = Math.min(settings.emaDecay, (1 + step) / (10 + step));
+    tf.tidy(() => {
+      let i = 0;
+      for (const e of ema.values()) {
+        const p = variables[i++] as tf.Variable;
+        e.assign(tf.add(tf.mul(e, decay), tf.mul(p, 1 - decay))); // d θ̄ + (1 − d) θ
+      }
+    });
+    return { loss: lossValue, gradNorm };
+  } finally {
+    tf.dispose([value, ...Object.values(grads), inputs.noise, inputs.noisy, inputs.t, inputs.ids]);
+  }
+}
+
+/** Copies checkpoint values into variables. @throws InvalidOptionError naming a missing or mis-sized tensor */
+function restore(target: ReadonlyMap<string, tf.Variable>, saved: ReadonlyMap<string, { data: Float32Array | Int32Array }>, dir: string): void {
+  for (const [name, v] of target) {
+    const host = saved.get(name);
+    if (host === undefined || host.data.length !== v.size) {
+      throw new InvalidOptionError({ option: 'resumeFrom', expected: `a checkpoint of this model (${name}: ${v.size} values) in ${dir}`, received: host === undefined ? 'missing' : `${host.data.length} values` });
+    }
+  }
+  for (const [name, v] of target) {
+    const host = saved.get(name) as { data: Float32Array };
+    tf.tidy(() => v.assign(tf.tensor(host.data, v.shape, 'float32')));
+  }
+}
+
+const DEFAULTS: ShapesWorldTrainingSettings = {
+  steps: 10_000,
+  batchSize: 32,
+  learningRate: 1e-3,
+  warmupSteps: 200,
+  weightDecay: 0.01,
+  maxGradNorm: 1,
+  emaDecay: 0.999,
+  emptyCaptionProbability: 0.1,
+  seed: 0,
+  curveEvery: 100,
+  repeatFirstBatch: false,
+  textEncoderConfig: TEXT_ENCODER_CONFIG,
+  unetConfig: UNET_CONFIG,
+};
+
+/** The default settings (the recipe). */
+export const SHAPES_WORLD_TRAINING_DEFAULTS: Readonly<ShapesWorldTrainingSettings> = Object.freeze({ ...DEFAULTS });
+
+const KEYS = Object.keys(DEFAULTS) as (keyof ShapesWorldTrainingSettings)[];
+
+function settingsToJson(s: ShapesWorldTrainingSettings): Record<string, unknown> {
+  return Object.fromEntries(KEYS.map((k) => [k, s[k]]));
+}
+
+/** Options + defaults (or the checkpoint's settings), validated. */
+function resolveSettings(options: TrainShapesWorldOptions, fromCheckpoint: Readonly<Record<string, unknown>> | undefined): ShapesWorldTrainingSettings {
+  const base: Record<string, unknown> = { ...DEFAULTS };
+  if (fromCheckpoint) {
+    for (const key of KEYS) {
+      if (fromCheckpoint[key] !== undefined) base[key] = fromCheckpoint[key];
+      const given = options[key];
+      if (key !== 'steps' && given !== undefined && JSON.stringify(given) !== JSON.stringify(base[key])) {
+        throw new InvalidOptionError({ option: key, expected: `the resumed checkpoint's value ${JSON.stringify(base[key])} (or leave it out)`, received: given });
+      }
+    }
+  }
+  for (const key of KEYS) if (options[key] !== undefined) base[key] = options[key];
+  const s = base as unknown as ShapesWorldTrainingSettings;
+  checkInteger('steps', s.steps, 1, MAX_STEPS);
+  checkInteger('batchSize', s.batchSize, 1);
+  checkInteger('warmupSteps', s.warmupSteps, 0);
+  checkInteger('seed', s.seed, 0, 2 ** 32 - 1);
+  checkInteger('curveEvery', s.curveEvery, 1);
+  if (!(Number.isFinite(s.learningRate) && s.learningRate > 0)) throw new InvalidOptionError({ option: 'learningRate', expected: 'a positive number', received: s.learningRate });
+  if (!(s.weightDecay >= 0)) throw new InvalidOptionError({ option: 'weightDecay', expected: 'a non-negative number', received: s.weightDecay });
+  if (!(s.maxGradNorm >= 0)) throw new InvalidOptionError({ option: 'maxGradNorm', expected: 'a non-negative number (0 disables clipping)', received: s.maxGradNorm });
+  if (!(s.emaDecay >= 0 && s.emaDecay < 1)) throw new InvalidOptionError({ option: 'emaDecay', expected: 'a number in [0, 1)', received: s.emaDecay });
+  if (!(s.emptyCaptionProbability >= 0 && s.emptyCaptionProbability <= 1)) {
+    throw new InvalidOptionError({ option: 'emptyCaptionProbability', expected: 'a probability in [0, 1]', received: s.emptyCaptionProbability });
+  }
+  if (typeof s.repeatFirstBatch !== 'boolean') throw new InvalidOptionError({ option: 'repeatFirstBatch', expected: 'a boolean', received: s.repeatFirstBatch });
+  return s;
+}
+
+function checkInteger(option: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError({ option, expected: `an integer in [${min}, ${max}]`, received: value });
+  }
+}
