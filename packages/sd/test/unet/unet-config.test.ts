@@ -2,6 +2,9 @@
  * Config parsing (diffusers defaults and quirks, unsupported keys), weight-key checking, loading/exporting, input
  * validation and LoRA/site errors.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { FileFormatError, InvalidOptionError, ShapeMismatchError, UnsupportedError, WeightKeysError } from '@erase/core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -130,10 +133,17 @@ describe('weights: keys, loading, export', () => {
     unet.dispose();
   });
 
-  it('fromPretrained on a folder without weights → FileFormatError naming the file', async () => {
-    const error = await UNet2DConditionModel.fromPretrained('/nonexistent-unet-dir').catch((e: unknown) => e);
-    expect(FileFormatError.isInstance(error)).toBe(true);
-    expect((error as FileFormatError).file).toContain('config.json');
+  it('fromPretrained on a missing folder, or one without weights → FileFormatError naming the folder', async () => {
+    const missing = await UNet2DConditionModel.fromPretrained('/nonexistent-unet-dir').catch((e: unknown) => e);
+    expect(FileFormatError.isInstance(missing)).toBe(true);
+    expect((missing as FileFormatError).file).toBe('/nonexistent-unet-dir');
+    const dir = mkdtempSync(join(tmpdir(), 'erase-unet-'));
+    writeFileSync(join(dir, 'config.json'), '{}');
+    const empty = await UNet2DConditionModel.fromPretrained(dir).catch((e: unknown) => e);
+    expect(FileFormatError.isInstance(empty)).toBe(true);
+    expect((empty as FileFormatError).file).toBe(dir);
+    expect((empty as Error).message).toContain('diffusion_pytorch_model.safetensors');
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
