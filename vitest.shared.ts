@@ -18,7 +18,7 @@ export function packageTestConfig(options: { testTimeout?: number } = {}) {
     resolve: { alias: workspaceAliases },
     test: {
       include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-      testTimeout: options.testTimeout ?? 60_000,
+      testTimeout: options.testTimeout ?? 180_000,
       hookTimeout: 120_000,
       pool: 'forks',
       fileParallelism: false,
