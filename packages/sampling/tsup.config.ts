@@ -1,12 +1,3 @@
-import { defineConfig } from 'tsup';
+import { packageBuildConfig } from '../../tsup.shared.ts';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm'],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: 'node20',
-  platform: 'neutral',
-  external: [/^@tensorflow\//, /^@erase\//, /^node:/],
-});
+export default packageBuildConfig();

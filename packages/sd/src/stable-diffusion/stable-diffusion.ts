@@ -137,36 +137,12 @@ export class StableDiffusion implements DiffusionModel {
     }
     const tokenizer = CLIPTokenizer.fromPretrained(join(dir, 'tokenizer'));
     const load = (part: string): LoadedComponent => loadComponent(join(dir, part), { variant: options.variant });
-    const built: { textModel?: CLIPTextModel; unet?: UNet2DConditionModel; vae?: AutoencoderKL } = {};
-    try {
-      const text = load('text_encoder');
-      built.textModel = CLIPTextModel.fromWeights(text.config, text.weights, { source: text.files[0] });
-      const unet = load('unet');
-      built.unet = UNet2DConditionModel.fromWeights(parseUNetConfig(unet.config, join(dir, 'unet', 'config.json')), unet.weights, {
-        source: unet.files[0],
-        trainable: options.trainableUnet ?? false,
-      });
-      const vae = load('vae');
-      built.vae = AutoencoderKL.fromWeights(vae.config, vae.weights, { source: vae.files[0] });
-      const scheduler = resolveScheduler(options.scheduler, () =>
-        existsSync(join(dir, 'scheduler')) ? schedulerFromPretrained(join(dir, 'scheduler')) : schedulerFromConfig(SD_SCHEDULER_CONFIG),
-      );
-      return StableDiffusion.fromComponents({
-        source: dir,
-        tokenizer,
-        textModel: built.textModel,
-        unet: built.unet,
-        vae: built.vae,
-        scheduler,
-        guidanceScale: options.guidanceScale,
-        clipSkip: options.clipSkip,
-      });
-    } catch (error) {
-      built.textModel?.dispose();
-      built.unet?.dispose();
-      built.vae?.dispose();
-      throw error;
-    }
+    const text = load('text_encoder');
+    const unet = load('unet');
+    const vae = load('vae');
+    return StableDiffusion.build(dir, tokenizer, { text, unet, vae, unetConfigFile: join(dir, 'unet', 'config.json') }, options, () =>
+      existsSync(join(dir, 'scheduler')) ? schedulerFromPretrained(join(dir, 'scheduler')) : schedulerFromConfig(SD_SCHEDULER_CONFIG),
+    );
   }
 
   /**
@@ -193,24 +169,38 @@ export class StableDiffusion implements DiffusionModel {
         problem: `${checkpoint.vae ? '' : 'the VAE '}${!checkpoint.vae && !checkpoint.textEncoder ? 'and ' : ''}${checkpoint.textEncoder ? '' : 'the text encoder '}is missing`,
       });
     }
+    return StableDiffusion.build(
+      file,
+      tokenizer,
+      { text: checkpoint.textEncoder, unet: checkpoint.unet, vae: checkpoint.vae, unetConfigFile: file },
+      options,
+      () => schedulerFromConfig({ ...SD_SCHEDULER_CONFIG, prediction_type: options.predictionType ?? 'epsilon' }),
+    );
+  }
+
+  /** Builds the three models from loaded weights (freeing what was built if a later part fails) and assembles. */
+  private static build(
+    source: string,
+    tokenizer: CLIPTokenizer,
+    parts: { text: LoadedComponent; unet: LoadedComponent; vae: LoadedComponent; unetConfigFile: string },
+    options: StableDiffusionLoadOptions,
+    defaultScheduler: () => Scheduler,
+  ): StableDiffusion {
     const built: { textModel?: CLIPTextModel; unet?: UNet2DConditionModel; vae?: AutoencoderKL } = {};
     try {
-      built.textModel = CLIPTextModel.fromWeights(checkpoint.textEncoder.config, checkpoint.textEncoder.weights, { source: file });
-      built.unet = UNet2DConditionModel.fromWeights(parseUNetConfig(checkpoint.unet.config, file), checkpoint.unet.weights, {
-        source: file,
+      built.textModel = CLIPTextModel.fromWeights(parts.text.config, parts.text.weights, { source: parts.text.files[0] ?? source });
+      built.unet = UNet2DConditionModel.fromWeights(parseUNetConfig(parts.unet.config, parts.unetConfigFile), parts.unet.weights, {
+        source: parts.unet.files[0] ?? source,
         trainable: options.trainableUnet ?? false,
       });
-      built.vae = AutoencoderKL.fromWeights(checkpoint.vae.config, checkpoint.vae.weights, { source: file });
-      const scheduler = resolveScheduler(options.scheduler, () =>
-        schedulerFromConfig({ ...SD_SCHEDULER_CONFIG, prediction_type: options.predictionType ?? 'epsilon' }),
-      );
+      built.vae = AutoencoderKL.fromWeights(parts.vae.config, parts.vae.weights, { source: parts.vae.files[0] ?? source });
       return StableDiffusion.fromComponents({
-        source: file,
+        source,
         tokenizer,
         textModel: built.textModel,
         unet: built.unet,
         vae: built.vae,
-        scheduler,
+        scheduler: resolveScheduler(options.scheduler, defaultScheduler),
         guidanceScale: options.guidanceScale,
         clipSkip: options.clipSkip,
       });
