@@ -32,12 +32,27 @@ export function upsampleNearest(x: tf.Tensor4D, size?: readonly [number, number]
   if (outH !== 2 * h || outW !== 2 * w) {
     return tf.image.resizeNearestNeighbor(x, [outH, outW], false, false); // [B, H, W, C] -> [B, outH, outW, C]
   }
-  return tf.tidy(() => {
-    const cols = tf.reshape(x, [b, h, w, 1, c]); // [B, H, W, 1, C]
-    const wide = tf.reshape(tf.concat([cols, cols], 3), [b, h, 1, 2 * w, c]); // [B, H, W, 2, C] -> [B, H, 1, 2W, C]
-    return tf.reshape(tf.concat([wide, wide], 2), [b, 2 * h, 2 * w, c]) as tf.Tensor4D; // [B, H, 2, 2W, C] -> [B, 2H, 2W, C]
-  });
+  return upsampleNearest2x(x);
 }
+
+/**
+ * Nearest ×2 with an exact gradient on every backend: forward by concatenation (every pixel copied into its 2×2
+ * block); backward by summing each 2×2 block of dy — one reshape and one sum, instead of the concat gradient's
+ * slow 5-D splits on wasm (485 ms → a few ms per world-UNet step) and without tfjs-cpu's wrong
+ * `resizeNearestNeighbor` gradient.
+ */
+const upsampleNearest2x = tf.customGrad((x) => {
+  const input = x as tf.Tensor4D;
+  const [b, h, w, c] = input.shape; // the gradient needs only these shapes: nothing is saved
+  const cols = tf.reshape(input, [b, h, w, 1, c]); // [B, H, W, 1, C]
+  const wide = tf.reshape(tf.concat([cols, cols], 3), [b, h, 1, 2 * w, c]); // [B, H, W, 2, C] -> [B, H, 1, 2W, C]
+  const value = tf.reshape(tf.concat([wide, wide], 2), [b, 2 * h, 2 * w, c]) as tf.Tensor4D; // [B, H, 2, 2W, C] -> [B, 2H, 2W, C]
+  const gradFunc = (dy: tf.Tensor): tf.Tensor => {
+    const blocks = tf.reshape(dy, [b, h, 2, w, 2, c]); // [B, 2H, 2W, C] -> [B, H, 2, W, 2, C]
+    return tf.sum(blocks, [2, 4]); // [B, H, W, C]
+  };
+  return { value, gradFunc };
+}) as (x: tf.Tensor4D) => tf.Tensor4D;
 
 /**
  * The Upsample2D at `path`: nearest ×2 (or to `size`) then a 3×3 conv. x float32 [B, H, W, C] → [B, 2H, 2W, Cout].
