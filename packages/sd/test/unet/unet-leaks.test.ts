@@ -44,7 +44,7 @@ describe.each(BACKENDS)('UNet leaks (%s)', (backend) => {
     unet.dispose();
   });
 
-  it.runIf(backend === 'wasm')('cross-attention sites, LoRA attach/load/fuse/detach/export and a gradient step do not leak', () => {
+  it('cross-attention sites, LoRA attach/load/fuse/detach/export and a gradient step do not leak', () => {
     const unet = loadTinyUnet();
     const start = tf.memory().numTensors;
     for (const site of unet.crossAttentionSites()) {
