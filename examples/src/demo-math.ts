@@ -18,10 +18,10 @@
  * does that.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
 import { Rng, editCrossAttentionSites, type CrossAttentionSite, type ProjectionName } from '@erase/core';
 import { mineRealEraConcepts } from '@erase/sampling';
 import { harmonicMeanHo, scoreErasedClass, zeroShotProbabilities, type ClassifiedImage } from '@erase/eval';
+import { useBackend } from '@erase/sd';
 
 const D = 32; // text width
 const OUT = 24; // value width
@@ -70,7 +70,7 @@ function promptSlice(word: Float64Array, context: Float64Array): tf.Tensor2D {
 }
 
 async function main(): Promise<void> {
-  await tf.setBackend('cpu');
+  await useBackend('cpu'); // also keeps tfjs's "install our node backend" banner out of the output
   const rng = new Rng(2024);
   const scale = Math.sqrt(D);
   const context = unit(rng.normalArray(D)).map((x) => x * scale);
