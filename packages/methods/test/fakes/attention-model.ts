@@ -18,12 +18,10 @@ import {
   type LoraAdapter,
   type LoraConfig,
   type NoisePredictor,
-  type Scheduler,
-  type SchedulerStepOptions,
-  type SchedulerStepOutput,
   type TextEncoder,
   type TokenizedBatch,
 } from '@erase/core';
+import { FakeScheduler } from '../../../sd/test/fakes/fake-model';
 import { VariableSite } from './variable-site';
 
 export const T = 8;
@@ -200,38 +198,7 @@ export class FakeAttentionUnet implements NoisePredictor {
   }
 }
 
-/** A minimal deterministic DDIM-like scheduler (η = 0), copied from @erase/sd's fake. */
-export class FakeScheduler implements Scheduler {
-  readonly numTrainTimesteps = 1000;
-  readonly alphasCumprod = Float32Array.from({ length: 1000 }, (_, t) => 1 - (t + 1) / 1001);
-  timesteps: readonly number[] = [];
-  readonly initNoiseSigma = 1;
-  setTimesteps(n: number): void {
-    this.timesteps = Array.from({ length: n }, (_, i) => Math.round(((n - 1 - i) * 999) / Math.max(1, n - 1)));
-  }
-  scaleModelInput(sample: tf.Tensor): tf.Tensor {
-    return tf.clone(sample);
-  }
-  step(modelOutput: tf.Tensor, timestep: number, sample: tf.Tensor, _o?: SchedulerStepOptions): SchedulerStepOutput {
-    const i = this.timesteps.indexOf(timestep);
-    const prev = this.timesteps[i + 1];
-    const a = this.alphasCumprod[timestep] as number;
-    const aPrev = prev === undefined ? 1 : (this.alphasCumprod[prev] as number);
-    return tf.tidy(() => {
-      const x0 = tf.div(tf.sub(sample, tf.mul(modelOutput, Math.sqrt(1 - a))), Math.sqrt(a)); // x̂0
-      const prevSample = tf.add(tf.mul(x0, Math.sqrt(aPrev)), tf.mul(modelOutput, Math.sqrt(1 - aPrev)));
-      return { prevSample, predOriginalSample: x0 };
-    });
-  }
-  addNoise(original: tf.Tensor, noise: tf.Tensor, timesteps: number | readonly number[]): tf.Tensor {
-    const t = typeof timesteps === 'number' ? timesteps : (timesteps[0] as number);
-    const a = this.alphasCumprod[t] as number;
-    return tf.tidy(() => tf.add(tf.mul(original, Math.sqrt(a)), tf.mul(noise, Math.sqrt(1 - a))));
-  }
-  clone(): Scheduler {
-    return new FakeScheduler();
-  }
-}
+export { FakeScheduler };
 
 const identityCodec: LatentCodec = {
   scalingFactor: 1,

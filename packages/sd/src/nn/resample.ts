@@ -27,7 +27,7 @@ export function downsample2d(weights: ModuleWeights, path: string, x: tf.Tensor4
  * x float32 [B, H, W, C] → [B, outH, outW, C] (default ×2). The caller owns the result.
  */
 export function upsampleNearest(x: tf.Tensor4D, size?: readonly [number, number]): tf.Tensor4D {
-  const [b, h, w, c] = x.shape;
+  const [, h, w] = x.shape;
   const [outH, outW] = size ?? [2 * h, 2 * w];
   if (outH !== 2 * h || outW !== 2 * w) {
     return tf.image.resizeNearestNeighbor(x, [outH, outW], false, false); // [B, H, W, C] -> [B, outH, outW, C]
