@@ -31,8 +31,6 @@ export type { BatchStatistics } from './oracle/oracle-cnn';
 export { saveOracle, loadOracle, ORACLE_ARCHITECTURE } from './oracle/oracle-weights';
 export { trainOracle } from './oracle/train-oracle';
 export type { TrainOracleOptions, TrainOracleResult } from './oracle/train-oracle';
-export { AdamW } from './train/adamw';
-export type { AdamWOptions } from './train/adamw';
 export { evaluateAccuracy } from './oracle/accuracy';
 export type { AccuracyReport, ImageClassifierLike } from './oracle/accuracy';
 

@@ -1,2 +1,5 @@
 export { accumulateGradients, microBatchSizes } from './gradient-accumulation';
 export type { AccumulateGradientsOptions, AccumulatedGradients } from './gradient-accumulation';
+export { AdamW } from './adamw';
+export type { AdamWOptions } from './adamw';
+export { clipGlobalNorm } from './clip-grad-norm';

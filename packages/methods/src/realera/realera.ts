@@ -19,6 +19,7 @@ import {
   type LoraAdapter,
 } from '@erase/core';
 import type { RealEraSamplingStats } from '@erase/sampling';
+import { projectionParameterNames, type ErasureResultBase } from '../shared/erasure-result';
 import { copyLoraWeights, type LoraWeightCopies } from '../shared/lora-weights';
 import { encodePromptTable, encodedPrompt } from '../shared/prompt-encoding';
 import { disposeWeights, readProjections, writeProjections, type ProjectionWeights } from '../shared/site-weights';
@@ -55,7 +56,8 @@ export interface RealEraLora {
 }
 
 /** Result of `realEra()`. The caller owns `weights` (call `dispose()`); the adapter belongs to the model. */
-export interface RealEraResult {
+export interface RealEraResult extends ErasureResultBase {
+  readonly method: 'realera';
   /** θ': the closed-form projections keyed `${site.path}.to_k` / `.to_v`, float32 [out, in] (empty without stage b). */
   readonly weights: ProjectionWeights;
   readonly lora: RealEraLora | undefined;
@@ -161,7 +163,9 @@ export async function realEra(model: DiffusionModel, options: RealEraOptions): P
       lora = { adapter: resolved.lora.fuse ? undefined : adapter, weights, fused: resolved.lora.fuse };
     }
     const weights = edited ?? new Map();
-    return { weights, lora, options: resolved, statistics, dispose: () => disposeWeights(weights) };
+    const changed = projectionParameterNames(weights.keys());
+    if (lora?.fused) for (const path of lora.weights.keys()) if (!changed.includes(`${path}.weight`)) changed.push(`${path}.weight`);
+    return { method: 'realera', weights, lora, options: resolved, statistics, changedParameters: changed, dispose: () => disposeWeights(weights) };
   } catch (error) {
     adapter?.detach();
     if (original) writeProjections(sites, resolved.closedForm.projections, original);

@@ -20,6 +20,7 @@ import {
   type DiffusionModel,
   type ProjectionEditStatistics,
 } from '@erase/core';
+import { projectionParameterNames, type ErasureResultBase } from '../shared/erasure-result';
 import { encodePromptTable, encodedPrompt } from '../shared/prompt-encoding';
 import { RecordingSite, disposeWeights, writeProjections, type ProjectionWeights } from '../shared/site-weights';
 import { concatRows, lastWordTokenIndex, lastWordTokenVector, uce2023Slices } from '../shared/token-selection';
@@ -49,7 +50,8 @@ export interface UceStatistics {
 }
 
 /** Result of `uce()`. The caller owns `weights` (call `dispose()`). */
-export interface UceResult {
+export interface UceResult extends ErasureResultBase {
+  readonly method: 'uce';
   /** Edited projections keyed `${site.path}.to_k` / `.to_v`, float32 [out, in]. */
   readonly weights: ProjectionWeights;
   readonly options: ResolvedUceOptions;
@@ -131,7 +133,7 @@ export async function uce(model: DiffusionModel, options: UceOptions): Promise<U
       prompts: selections,
       projections: report.projections,
     };
-    return { weights, options: resolved, statistics, dispose: () => disposeWeights(weights) };
+    return { method: 'uce', weights, options: resolved, statistics, changedParameters: projectionParameterNames(weights.keys()), dispose: () => disposeWeights(weights) };
   } catch (error) {
     disposeWeights(weights);
     throw error;

@@ -8,7 +8,7 @@ import { InvalidOptionError, type ProgressEvent } from '@erase/core';
 import { generateShapes } from '../generator/generate';
 import { CLASS_NAMES } from '../world/vocabulary';
 import { evaluateAccuracy, type ImageClassifierLike } from './accuracy';
-import { AdamW } from '../train/adamw';
+import { AdamW } from '@erase/core';
 import { trainOracle } from './train-oracle';
 
 describe('trainOracle', () => {

@@ -18,7 +18,7 @@ import {
 } from '@erase/core';
 import { generateShapes, type ShapesBatch } from '../generator/generate';
 import { CLASS_NAMES } from '../world/vocabulary';
-import { AdamW } from '../train/adamw';
+import { AdamW } from '@erase/core';
 import { OracleClassifier, type BatchStatistics } from './oracle-cnn';
 
 /** Options of `trainOracle` (defaults: the recipe). */

@@ -28,7 +28,7 @@ import { PixelUnshuffleCodec } from '../codec/pixel-unshuffle';
 import { generateShapes } from '../generator/generate';
 import { TEXT_ENCODER_CONFIG, TRAINING_SCHEDULER_CONFIG, UNET_CONFIG } from '../model/configs';
 import { initTextEncoder, initUNet } from '../model/init';
-import { AdamW } from './adamw';
+import { AdamW } from '@erase/core';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint';
 
 /** Hyper-parameters of a run (what a checkpoint records; defaults: the recipe). */

@@ -8,7 +8,7 @@
  *   θ ← θ − η · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε)
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { InvalidOptionError } from '@erase/core';
+import { InvalidOptionError } from '../errors/errors';
 
 /** Hyper-parameters (defaults: PyTorch's, except the learning rate, which each caller sets per step). */
 export interface AdamWOptions {

@@ -1,0 +1,196 @@
+/**
+ * The erasure benchmark on the embedded ShapesWorld (issue #5): for every class and method, erase the class prompt
+ * "a photo of the {class}", generate from the class prompt (Acc_e), its three synonyms (Acc_g: the associated
+ * concepts no method is shown) and the nine other classes (Acc_s), score the oracle's probabilities with
+ * @erase/eval's `scoreErasedClass` (MACE's mean-probability protocol; top-1 alongside), and restore the model.
+ *
+ *   pnpm bench:erasure [--classes all|circle,moon] [--methods all|uce-2023,realera] [--seeds 50] [--other-seeds 50]
+ *                      [--threads 2] [--sweep moon|none] [--out docs/results.md]
+ *
+ * Notation (percent): Acc_e ↓, Acc_s ↑, Acc_g ↓, H_o = 3 / (1/(100 − Acc_e) + 1/Acc_s + 1/(100 − Acc_g)) ↑; means
+ * over classes are plain means (H_o: the mean of per-class H_o). Seeds: request (prompt, s) starts from the same
+ * z_T under every method (paired comparison). Every method gets the same prompts: the class prompt to erase, the
+ * anchor " ", the other nine class prompts to preserve.
+ * Writes `--out` (markdown) and the same figures as JSON beside it, atomically, after every method (a partial run
+ * leaves a valid, partial table).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { harmonicMeanHo, scoreErasedClass, type ClassifiedImage } from '@erase/eval';
+import { SHAPE_CLASSES, loadShapesWorld, photoPrompt, sampleAndClassify, seedRange, writeFileAtomic, type ShapesWorldModel } from '@erase/shapes-world';
+import { BENCH_METHODS, SWEEP, type BenchMethod, type MethodRun } from './erasure-methods';
+
+const argv = process.argv.slice(2);
+function flag(name: string, fallback: string): string {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? (argv[i + 1] as string) : fallback;
+}
+function positiveInt(name: string, fallback: number): number {
+  const raw = flag(name, String(fallback));
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    console.error(`bench:erasure: --${name} must be a positive integer, got "${raw}"`);
+    process.exit(2);
+  }
+  return value;
+}
+function list(name: string, all: readonly string[]): string[] {
+  const raw = flag(name, 'all');
+  if (raw === 'all') return [...all];
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = items.filter((s) => !all.includes(s));
+  if (unknown.length > 0 || items.length === 0) {
+    console.error(`bench:erasure: --${name} takes "all" or a comma-separated subset of ${all.join(', ')}; unknown: ${unknown.join(', ') || '(empty)'}`);
+    process.exit(2);
+  }
+  return items;
+}
+
+const classNames = SHAPE_CLASSES.map((c) => c.name);
+const classes = list('classes', classNames);
+const methods = list('methods', BENCH_METHODS.map((m) => m.id));
+const seeds = seedRange(positiveInt('seeds', 50));
+const otherSeeds = seedRange(positiveInt('other-seeds', 50));
+const threads = positiveInt('threads', 2);
+const sweepClass = flag('sweep', 'moon');
+if (sweepClass !== 'none' && !classNames.includes(sweepClass)) {
+  console.error(`bench:erasure: --sweep takes a class (${classNames.join(', ')}) or "none", got "${sweepClass}"`);
+  process.exit(2);
+}
+const outPath = resolve(process.env.INIT_CWD ?? process.cwd(), flag('out', 'docs/results.md'));
+const command = `pnpm bench:erasure ${argv.join(' ')}`.trim();
+
+interface Figures { accE: number; accS: number; accG: number; ho: number }
+interface ClassRow { erasedClass: string; meanProbability: Figures; top1: Figures; methodSeconds: number; evalSeconds: number; note?: string }
+interface MethodRows { id: string; label: string; settings: string; rows: ClassRow[] }
+interface SweepRow { parameter: string; value: string; meanProbability: Figures; methodSeconds: number }
+
+const world = await loadShapesWorld({ backend: 'wasm', threads });
+const oracle = world.oracle;
+if (!oracle) throw new Error('the embedded world has no oracle');
+
+/** Host copies of every UNet parameter (the methods change some in place). */
+function snapshot(model: ShapesWorldModel): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const [name, v] of model.unet.parameters()) out.set(name, Float32Array.from(v.dataSync() as Float32Array));
+  return out;
+}
+function restore(model: ShapesWorldModel, saved: Map<string, Float32Array>): void {
+  for (const [name, v] of model.unet.parameters()) {
+    const data = saved.get(name) as Float32Array;
+    tf.tidy(() => v.assign(tf.tensor(data, v.shape, 'float32')));
+  }
+}
+const original = snapshot(world);
+
+/** Generates and scores the class's evaluation prompts under the current weights. */
+async function evaluate(erased: string): Promise<{ meanProbability: Figures; top1: Figures; seconds: number }> {
+  const cls = SHAPE_CLASSES.find((c) => c.name === erased) as (typeof SHAPE_CLASSES)[number];
+  const prompts: { prompt: string; intendedClass: string; role: ClassifiedImage['role']; seeds: number[] }[] = [
+    { prompt: photoPrompt(cls.name), intendedClass: cls.name, role: 'erased', seeds },
+    ...cls.synonyms.map((s) => ({ prompt: photoPrompt(s), intendedClass: cls.name, role: 'synonym' as const, seeds })),
+    ...SHAPE_CLASSES.filter((c) => c !== cls).map((c) => ({ prompt: photoPrompt(c.name), intendedClass: c.name, role: 'other' as const, seeds: otherSeeds })),
+  ];
+  const requests = prompts.flatMap((p) => p.seeds.map((seed) => ({ prompt: p.prompt, seed })));
+  const started = performance.now();
+  const result = await sampleAndClassify(world, oracle as NonNullable<typeof oracle>, requests, {});
+  const images: ClassifiedImage[] = [];
+  let n = 0;
+  for (const p of prompts) for (let s = 0; s < p.seeds.length; s++) images.push({ probabilities: result.probabilities[n++] as Float32Array, intendedClass: p.intendedClass, role: p.role });
+  const figures = (variant: 'meanProbability' | 'top1'): Figures => {
+    const s = scoreErasedClass(images, { classNames, erasedClass: erased, variant });
+    return { accE: s.accE, accS: s.accS, accG: s.accG, ho: harmonicMeanHo(s.accE, s.accS, s.accG) };
+  };
+  return { meanProbability: figures('meanProbability'), top1: figures('top1'), seconds: (performance.now() - started) / 1000 };
+}
+
+/** Runs one method on one class, evaluates, restores. */
+async function runOne(method: BenchMethod, erased: string, overrides?: Record<string, unknown>): Promise<ClassRow> {
+  const started = performance.now();
+  let run: MethodRun | undefined;
+  try {
+    run = await method.run(world, erased, classNames.filter((c) => c !== erased), overrides);
+    const methodSeconds = (performance.now() - started) / 1000;
+    const figures = await evaluate(erased);
+    return { erasedClass: erased, meanProbability: figures.meanProbability, top1: figures.top1, methodSeconds, evalSeconds: figures.seconds };
+  } finally {
+    run?.cleanup();
+    restore(world, original);
+  }
+}
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const meanFigures = (rows: Figures[]): Figures => ({ accE: mean(rows.map((r) => r.accE)), accS: mean(rows.map((r) => r.accS)), accG: mean(rows.map((r) => r.accG)), ho: mean(rows.map((r) => r.ho)) });
+const f = (x: number): string => x.toFixed(2);
+
+function markdown(results: MethodRows[], sweep: SweepRow[], done: boolean): string {
+  const lines: string[] = [];
+  lines.push('# Erasure benchmark on the embedded ShapesWorld', '');
+  lines.push(`Produced by \`${command}\` on ${new Date().toISOString().slice(0, 10)} (${threads} wasm thread(s); ${seeds.length} seeds for the erased class and each synonym prompt, ${otherSeeds.length} for each other class).`);
+  if (!done) lines.push('', '**Partial run** — the table holds the methods finished so far.');
+  lines.push('', 'Acc_e: the erased class prompt is still drawn (↓). Acc_s: the other nine classes are still drawn (↑). Acc_g: the class drawn from its synonyms, which no method sees (↓). H_o: harmonic mean of 100 − Acc_e, Acc_s, 100 − Acc_g (↑). Scores: mean oracle probability of the intended class (MACE), percent; means over the classes run. Method seconds: the erasure itself (one class); eval seconds: generating and classifying its images.', '');
+  lines.push('| method | Acc_e ↓ | Acc_s ↑ | Acc_g ↓ | H_o ↑ | top-1 H_o | classes | method s / class | settings |');
+  lines.push('|---|---|---|---|---|---|---|---|---|');
+  for (const m of results) {
+    if (m.rows.length === 0) continue;
+    const mp = meanFigures(m.rows.map((r) => r.meanProbability));
+    const t1 = meanFigures(m.rows.map((r) => r.top1));
+    lines.push(`| ${m.label} | ${f(mp.accE)} | ${f(mp.accS)} | ${f(mp.accG)} | ${f(mp.ho)} | ${f(t1.ho)} | ${m.rows.length} | ${mean(m.rows.map((r) => r.methodSeconds)).toFixed(1)} | ${m.settings} |`);
+  }
+  lines.push('', '## H_o per class (mean probability)', '');
+  lines.push(`| method | ${classes.join(' | ')} |`);
+  lines.push(`|---|${classes.map(() => '---').join('|')}|`);
+  for (const m of results) {
+    const byClass = new Map(m.rows.map((r) => [r.erasedClass, r]));
+    lines.push(`| ${m.label} | ${classes.map((c) => (byClass.has(c) ? f((byClass.get(c) as ClassRow).meanProbability.ho) : '–')).join(' | ')} |`);
+  }
+  lines.push('', '## Acc_e / Acc_g per class (mean probability)', '');
+  lines.push(`| method | ${classes.join(' | ')} |`);
+  lines.push(`|---|${classes.map(() => '---').join('|')}|`);
+  for (const m of results) {
+    const byClass = new Map(m.rows.map((r) => [r.erasedClass, r]));
+    lines.push(`| ${m.label} | ${classes.map((c) => { const r = byClass.get(c); return r ? `${r.meanProbability.accE.toFixed(0)} / ${r.meanProbability.accG.toFixed(0)}` : '–'; }).join(' | ')} |`);
+  }
+  if (sweep.length > 0) {
+    lines.push('', `## RealEra sweep on "${sweepClass}" (the paper's Fig. 5: D = neighbour radius D1 in units of ‖e‖, S = cosine band, M = neighbours, N = beyond samples; one parameter at a time from the defaults)`, '');
+    lines.push('| parameter | value | Acc_e ↓ | Acc_s ↑ | Acc_g ↓ | H_o ↑ | method s |');
+    lines.push('|---|---|---|---|---|---|---|');
+    for (const r of sweep) lines.push(`| ${r.parameter} | ${r.value} | ${f(r.meanProbability.accE)} | ${f(r.meanProbability.accS)} | ${f(r.meanProbability.accG)} | ${f(r.meanProbability.ho)} | ${r.methodSeconds.toFixed(1)} |`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
+function write(results: MethodRows[], sweep: SweepRow[], done: boolean): void {
+  mkdirSync(dirname(outPath), { recursive: true });
+  writeFileAtomic(outPath, markdown(results, sweep, done));
+  writeFileAtomic(outPath.replace(/\.md$/, '.json'), `${JSON.stringify({ command, threads, seeds: seeds.length, otherSeeds: otherSeeds.length, done, results, sweep }, null, 2)}\n`);
+}
+
+const results: MethodRows[] = [];
+const sweep: SweepRow[] = [];
+const benchStarted = performance.now();
+for (const id of methods) {
+  const method = BENCH_METHODS.find((m) => m.id === id) as BenchMethod;
+  const rows: MethodRows = { id, label: method.label, settings: method.settings, rows: [] };
+  results.push(rows);
+  for (const erased of classes) {
+    const row = await runOne(method, erased);
+    rows.rows.push(row);
+    const mp = row.meanProbability;
+    console.log(`${method.label.padEnd(28)} ${erased.padEnd(8)} Acc_e ${f(mp.accE)}  Acc_s ${f(mp.accS)}  Acc_g ${f(mp.accG)}  H_o ${f(mp.ho)}  (method ${row.methodSeconds.toFixed(1)} s, eval ${row.evalSeconds.toFixed(1)} s)`);
+    write(results, sweep, false);
+  }
+}
+if (sweepClass !== 'none') {
+  for (const point of SWEEP) {
+    const row = await runOne(BENCH_METHODS.find((m) => m.id === point.method) as BenchMethod, sweepClass, point.overrides);
+    sweep.push({ parameter: point.parameter, value: point.value, meanProbability: row.meanProbability, methodSeconds: row.methodSeconds });
+    console.log(`sweep ${point.parameter} = ${point.value}: H_o ${f(row.meanProbability.ho)}`);
+    write(results, sweep, false);
+  }
+}
+write(results, sweep, true);
+console.log(`wrote ${outPath} (${((performance.now() - benchStarted) / 60000).toFixed(1)} min)`);
+world.dispose();

@@ -1,0 +1,128 @@
+/**
+ * `exportModel()`: writes the (erased) model as a complete diffusers folder through @erase/sd's
+ * `writeDiffusersPipeline` — `model_index.json`, `text_encoder/`, `unet/`, `vae/` (Stable Diffusion only),
+ * `scheduler/`, `tokenizer/` and, for the embedded world, `oracle/` — loadable by `StableDiffusion.fromPretrained`
+ * / `loadShapesWorld({ dir })` and by diffusers. Weights are the model's current values in PyTorch layout; an
+ * attached (unfused) LoRA is folded in: W' = W + scale · (α / r) · B A. Configs, scheduler and tokenizer files are
+ * copied from the folder the model was loaded from (so they are exactly the base model's). The folder is written
+ * atomically (staging.ts).
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { UnsupportedError, type DiffusionModel } from '@erase/core';
+import {
+  SD_SCHEDULER_CONFIG,
+  StableDiffusion,
+  UNet2DConditionModel,
+  readJsonConfig,
+  writeDiffusersPipeline,
+  type HostTensor,
+  type PipelineComponentToWrite,
+} from '@erase/sd';
+import { ShapesWorldModel } from '@erase/shapes-world';
+import { modelLocation } from './fingerprint';
+import { writeFolderAtomic } from './staging';
+
+/** Options of `exportModel`. */
+export interface ExportModelOptions {
+  /** Replace a folder that already holds entries. Default false. */
+  readonly overwrite?: boolean;
+  /** File dtype of the weights (default 'F32'). */
+  readonly floatDtype?: 'F32' | 'F16' | 'BF16';
+}
+
+/** What `exportModel` wrote. */
+export interface ExportedModel {
+  readonly dir: string;
+  /** Paths relative to `dir`, `/`-separated. */
+  readonly files: readonly string[];
+}
+
+/** The UNet's weights with its attached LoRA (if any) folded in. */
+function unetWeights(unet: UNet2DConditionModel): Map<string, HostTensor> {
+  const weights = unet.exportWeights();
+  const adapter = unet.lora;
+  if (!adapter) return weights;
+  for (const [path, layer] of unet.exportLora()) {
+    const key = `${path}.weight`;
+    const base = weights.get(key) as HostTensor;
+    const [r, inF] = [layer.down.shape[0] as number, layer.down.shape[1] as number];
+    const outF = layer.up.shape[0] as number;
+    const factor = adapter.scale * ((layer.alpha ?? r) / r);
+    const data = Float32Array.from(base.data as Float32Array); // [out, in] (or [out, in, 1, 1])
+    const down = layer.down.data as Float32Array; // [r, in]
+    const up = layer.up.data as Float32Array; // [out, r]
+    for (let o = 0; o < outF; o++)
+      for (let k = 0; k < r; k++) {
+        const b = factor * (up[o * r + k] as number);
+        if (b === 0) continue;
+        for (let i = 0; i < inF; i++) data[o * inF + i] = (data[o * inF + i] as number) + b * (down[k * inF + i] as number);
+      }
+    weights.set(key, { ...base, data });
+  }
+  return weights;
+}
+
+/** Every file of a folder as bytes (an empty object when the folder is absent). */
+function folderFiles(dir: string): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  if (!existsSync(dir)) return out;
+  for (const name of readdirSync(dir).sort()) if (statSync(join(dir, name)).isFile()) out[name] = readFileSync(join(dir, name));
+  return out;
+}
+
+/** `model_index.json` of the source with the components this export does not write set to `[null, null]`. */
+function modelIndexFor(folder: string, written: readonly string[]): Record<string, unknown> {
+  const index = readJsonConfig(join(folder, 'model_index.json'));
+  for (const [key, value] of Object.entries(index)) {
+    const isComponent = Array.isArray(value) && value.length === 2 && !key.startsWith('_');
+    if (isComponent && !written.includes(key)) index[key] = [null, null];
+  }
+  return index;
+}
+
+function schedulerComponent(folder: string): PipelineComponentToWrite {
+  const file = join(folder, 'scheduler', 'scheduler_config.json');
+  return { config: existsSync(file) ? readJsonConfig(file) : SD_SCHEDULER_CONFIG, configName: 'scheduler_config.json' };
+}
+
+/**
+ * Exports `model` as a diffusers folder at `dir`.
+ * @returns the files written
+ * @throws UnsupportedError for models other than `StableDiffusion` / `ShapesWorldModel`, and for a Stable Diffusion
+ *   loaded from a single file (no source configs to copy: export from a diffusers folder); InvalidOptionError for a
+ *   non-empty `dir` without `overwrite`; FileFormatError when a source config is missing or a file cannot be written
+ */
+export async function exportModel(model: DiffusionModel, dir: string, options: ExportModelOptions = {}): Promise<ExportedModel> {
+  const isWorld = model instanceof ShapesWorldModel;
+  if (!isWorld && !(model instanceof StableDiffusion)) {
+    throw new UnsupportedError(`exportModel: ${model.source} is neither a StableDiffusion nor the embedded ShapesWorldModel; export its weights with @erase/sd's writers.`);
+  }
+  const location = modelLocation(model);
+  if (!location || location.kind !== 'folder') {
+    throw new UnsupportedError(
+      `exportModel: ${model.source} was loaded from a single file, which carries no diffusers configs to copy; convert it to a diffusers folder first, or save the erasure with save().`,
+    );
+  }
+  const folder = location.path;
+  const unet = model.unet;
+  if (!(unet instanceof UNet2DConditionModel)) throw new UnsupportedError(`exportModel: ${model.source} has a UNet that is not @erase/sd's UNet2DConditionModel.`);
+  const components: Record<string, PipelineComponentToWrite> = {
+    text_encoder: { config: readJsonConfig(join(folder, 'text_encoder', 'config.json')), weights: model.textModel.exportWeights(), weightsName: 'model' },
+    unet: { config: readJsonConfig(join(folder, 'unet', 'config.json')), weights: unetWeights(unet), weightsName: 'diffusion_pytorch_model' },
+    scheduler: schedulerComponent(folder),
+    tokenizer: { files: folderFiles(join(folder, 'tokenizer')) },
+  };
+  if (model instanceof StableDiffusion) {
+    components.vae = { config: readJsonConfig(join(folder, 'vae', 'config.json')), weights: model.vae.exportWeights(), weightsName: 'diffusion_pytorch_model' };
+  } else if (existsSync(join(folder, 'oracle'))) {
+    components.oracle = { files: folderFiles(join(folder, 'oracle')) };
+  }
+  const modelIndex = modelIndexFor(folder, Object.keys(components));
+  const written = await writeFolderAtomic(dir, options.overwrite ?? false, (staging) =>
+    writeDiffusersPipeline(staging, { modelIndex, components }, options.floatDtype ? { floatDtype: options.floatDtype } : {}).map((file) =>
+      file.slice(staging.length + 1).split(/[\\/]/).join('/'),
+    ),
+  );
+  return { dir, files: written };
+}

@@ -1,0 +1,71 @@
+/**
+ * Folder-level atomic writes: everything goes into a hidden temporary sibling of the target folder, which is renamed
+ * onto the target only once complete, so the target appears whole or not at all (rename is atomic within one file
+ * system). A target that already holds entries is refused unless `overwrite`; then the old folder is moved aside,
+ * the new one renamed in, and the old one removed. On any failure (including an abort) the temporary folder and any
+ * parent folders this call created are removed, and an existing target is left as it was.
+ */
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join, resolve } from 'node:path';
+import { EraseError, FileFormatError, InvalidOptionError } from '@erase/core';
+
+/**
+ * Checks that `dir` can receive a new folder: absent, an empty folder, or (with `overwrite`) any folder.
+ * @throws FileFormatError when `dir` is a file; InvalidOptionError (option `overwrite`) when it holds entries
+ */
+export function checkTargetFolder(dir: string, overwrite: boolean): void {
+  if (!existsSync(dir)) return;
+  if (!statSync(dir).isDirectory()) throw new FileFormatError({ file: dir, expected: 'a folder to write into', problem: 'is a file' });
+  const entries = readdirSync(dir);
+  if (entries.length > 0 && !overwrite) {
+    throw new InvalidOptionError({
+      option: 'overwrite',
+      expected: `true to replace ${dir}, which already holds ${entries.length} entries (${entries.slice(0, 5).join(', ')}); or choose a new folder`,
+      received: false,
+      message: `${dir} already exists and is not empty (${entries.slice(0, 5).join(', ')}); pass overwrite (--overwrite) or choose a new folder.`,
+    });
+  }
+}
+
+/**
+ * Runs `write(staging)` into a fresh temporary sibling of `dir`, then moves it onto `dir`.
+ * @returns what `write` returned
+ * @throws as `checkTargetFolder`; FileFormatError when the folders cannot be created or renamed; whatever `write`
+ *   throws (after cleaning up)
+ */
+export async function writeFolderAtomic<T>(dir: string, overwrite: boolean, write: (staging: string) => Promise<T> | T): Promise<T> {
+  const target = resolve(dir);
+  checkTargetFolder(target, overwrite);
+  const parent = dirname(target);
+  let createdParent: string | undefined;
+  try {
+    createdParent = mkdirSync(parent, { recursive: true });
+  } catch (cause) {
+    throw new FileFormatError({ file: parent, expected: 'a folder that can be created', problem: `cannot be created (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, cause });
+  }
+  const tag = `${process.pid}.${randomBytes(6).toString('hex')}`;
+  const staging = join(parent, `.${basename(target)}.${tag}.partial`);
+  const aside = join(parent, `.${basename(target)}.${tag}.old`);
+  try {
+    mkdirSync(staging);
+    const value = await write(staging);
+    checkTargetFolder(target, overwrite); // the target may have appeared while writing
+    if (existsSync(target)) renameSync(target, aside);
+    try {
+      renameSync(staging, target);
+    } catch (error) {
+      if (existsSync(aside)) renameSync(aside, target);
+      throw error;
+    }
+    rmSync(aside, { recursive: true, force: true });
+    return value;
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    if (createdParent !== undefined) rmSync(createdParent, { recursive: true, force: true });
+    if (EraseError.isInstance(error)) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== undefined) throw new FileFormatError({ file: target, expected: 'a writable location', problem: `cannot be written (${code})`, cause: error });
+    throw error;
+  }
+}

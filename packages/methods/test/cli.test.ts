@@ -1,0 +1,233 @@
+// The `erase` CLI end to end on the embedded world (wasm, 1 thread): in-process through `main(argv, io)`, plus one
+// spawned run of the real entry point. Checks the files each command writes, that a saved erasure changes what
+// `generate` draws, `--json` summaries, `--config` merging, `--help`, and that bad input / Ctrl-C exit non-zero
+// with the flag or file named on stderr and leave no output folder behind.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readSafetensors } from '@erase/sd';
+import { main } from '../src/cli/main';
+import { METHOD_COMMANDS } from '../src/cli/methods-table';
+import { createProgress } from '../src/cli/progress';
+
+let root: string;
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function erase(argv: readonly string[], options: { abortOn?: (stderr: string) => boolean } = {}): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const controller = new AbortController();
+  const code = await main(argv, {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: {
+      write: (s: string) => {
+        stderr += s;
+        if (options.abortOn?.(stderr)) controller.abort();
+      },
+    },
+    signal: controller.signal,
+  });
+  return { code, stdout, stderr };
+}
+
+const world = ['--threads', '1'];
+const uceOut = (): string => join(root, 'uce-heart');
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'erase-cli-'));
+  const run = await erase(['uce', '--concepts', 'heart', '--out', uceOut(), ...world]);
+  expect(run.code, run.stderr).toBe(0);
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('erase <method>', () => {
+  it('uce --concepts heart --out writes the delta and erase_config.json', () => {
+    expect(readdirSync(uceOut()).sort()).toEqual(['erase_config.json', 'unet_delta.safetensors']);
+    const config = JSON.parse(readFileSync(join(uceOut(), 'erase_config.json'), 'utf8')) as { method: string; options: { concepts: string[] }; changed_parameters: string[] };
+    expect(config.method).toBe('uce');
+    expect(config.options.concepts).toEqual(['heart']);
+    expect([...readSafetensors(join(uceOut(), 'unet_delta.safetensors')).tensors.keys()].sort()).toEqual([...config.changed_parameters].sort());
+  });
+
+  it('--json prints a parseable summary; --config supplies options that flags override', async () => {
+    const configFile = join(root, 'uce.json');
+    writeFileSync(configFile, JSON.stringify({ concepts: ['star'], lambda: 0.25, eraseScale: 2, version: '2025' }));
+    const out = join(root, 'uce-config');
+    const run = await erase(['uce', '--config', configFile, '--erase-scale', '3', '--out', out, '--json', ...world]);
+    expect(run.code, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout) as { command: string; method: string; files: string[]; changedParameters: number; baseModel: { sha256: string } };
+    expect(summary).toMatchObject({ command: 'uce', method: 'uce', files: ['unet_delta.safetensors', 'erase_config.json'], changedParameters: 14 });
+    expect(summary.baseModel.sha256).toMatch(/^[0-9a-f]{64}$/);
+    const config = JSON.parse(readFileSync(join(out, 'erase_config.json'), 'utf8')) as { options: Record<string, unknown> };
+    expect(config.options).toMatchObject({ concepts: ['star'], lambda: 0.25, eraseScale: 3, version: '2025' });
+  });
+
+  it('realera with tiny settings saves an unfused LoRA (lora.safetensors) next to the delta', async () => {
+    const out = join(root, 'realera');
+    const run = await erase(
+      ['realera', '--concepts', 'heart', '--iterations', '2', '--anchor-images', '1', '--generation-steps', '2', '--no-mining', '--lora-format', 'kohya', '--out', out, '--json', ...world],
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['erase_config.json', 'lora.safetensors', 'unet_delta.safetensors']);
+    const config = JSON.parse(readFileSync(join(out, 'erase_config.json'), 'utf8')) as { files: { lora_format: string }; seeds: number[] };
+    expect(config.files.lora_format).toBe('kohya');
+    expect(config.seeds).toEqual([0]);
+  });
+
+  it('Ctrl-C (abort) during the run exits 130 and leaves no output folder', async () => {
+    const out = join(root, 'aborted');
+    const run = await erase(['uce', '--concepts', 'heart', '--out', out, ...world], { abortOn: (stderr) => stderr.includes('[closed-form.edit]') });
+    expect(run.code).toBe(130);
+    expect(run.stderr).toMatch(/aborted/);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(root).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+});
+
+describe('erase generate / evaluate / export', () => {
+  it('generate writes one PNG per (prompt, seed), and a saved erasure changes the images', async () => {
+    const base = join(root, 'images-base');
+    const erased = join(root, 'images-erased');
+    const args = ['generate', '--prompt', 'a photo of the heart', '--seeds', '2', '--steps', '4', ...world];
+    expect((await erase([...args, '--out', base])).code).toBe(0);
+    const run = await erase([...args, '--erasure', uceOut(), '--out', erased, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const names = ['0-a-photo-of-the-heart-seed0.png', '0-a-photo-of-the-heart-seed1.png'];
+    expect(readdirSync(erased).sort()).toEqual([...names, 'generate.json']);
+    expect((JSON.parse(run.stdout) as { files: string[] }).files).toEqual([...names, 'generate.json']);
+    for (const name of names) {
+      const png = readFileSync(join(erased, name));
+      expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+      expect(png.equals(readFileSync(join(base, name))), name).toBe(false);
+    }
+  });
+
+  it('evaluate --erasure reports Acc_e / Acc_s / Acc_g / H_o for the erased class (--json)', async () => {
+    const run = await erase(['evaluate', '--erasure', uceOut(), '--seeds-per-prompt', '1', '--steps', '4', '--json', ...world]);
+    expect(run.code, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout) as { method: string; images: number; perClass: { erasedClass: string; meanProbability: Record<string, number> }[] };
+    expect(summary.method).toBe('uce');
+    expect(summary.images).toBe(13); // 10 class prompts + 3 synonyms, one seed each
+    expect(summary.perClass.map((c) => c.erasedClass)).toEqual(['heart']);
+    for (const key of ['accE', 'accS', 'accG', 'ho']) {
+      const value = summary.perClass[0]?.meanProbability[key] as number;
+      expect(value).toBeGreaterThanOrEqual(0);
+      expect(value).toBeLessThanOrEqual(100);
+    }
+  });
+
+  it('export writes a diffusers folder that --model loads back', async () => {
+    const out = join(root, 'exported');
+    const run = await erase(['export', '--erasure', uceOut(), '--out', out, ...world]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(existsSync(join(out, 'model_index.json'))).toBe(true);
+    const again = await erase(['generate', '--model', out, '--prompt', 'a photo of the heart', '--steps', '4', '--seeds', '2', '--out', join(root, 'images-exported'), ...world]);
+    expect(again.code, again.stderr).toBe(0);
+    for (const name of ['0-a-photo-of-the-heart-seed0.png', '0-a-photo-of-the-heart-seed1.png']) {
+      expect(readFileSync(join(root, 'images-exported', name)).equals(readFileSync(join(root, 'images-erased', name))), name).toBe(true);
+    }
+  });
+});
+
+describe('bad input', () => {
+  const out = (): string => join(root, 'never');
+  it.each([
+    ['an unknown flag', ['uce', '--concepts', 'heart', '--bogus', '1'], /--bogus/],
+    ['missing --concepts', ['uce'], /--concepts/],
+    ['a bad number', ['uce', '--concepts', 'heart', '--erase-scale', 'abc'], /--erase-scale.*"abc"/],
+    ['a value out of range (named by its flag)', ['uce', '--concepts', 'heart', '--lamb=-1'], /--lamb: .*`lambda`.*>= 0, received -1/],
+    ['a flag missing its value', ['uce', '--concepts', 'heart', '--lamb'], /--lamb/],
+    ['a bad choice', ['esd', '--concepts', 'heart', '--train-method', 'full'], /--train-method.*xattn/],
+    ['a missing model path', ['uce', '--concepts', 'heart', '--model', '/nonexistent/model'], /\/nonexistent\/model/],
+    ['a missing erasure folder', ['generate', '--prompt', 'x', '--erasure', '/nonexistent/erasure'], /--erasure.*\/nonexistent\/erasure/],
+    ['a positional argument', ['generate', 'a photo', '--prompt', 'x'], /Unexpected argument/],
+  ])('%s: exits non-zero, names it on stderr, writes nothing', async (_, argv, pattern) => {
+    const run = await erase([...argv, '--out', out()]);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(pattern);
+    expect(run.stdout).toBe('');
+    expect(existsSync(out())).toBe(false);
+  });
+
+  it('a config file that is not JSON is named', async () => {
+    const bad = join(root, 'bad.json');
+    writeFileSync(bad, '{ "concepts": [');
+    const run = await erase(['uce', '--config', bad, '--out', out()]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(bad);
+    expect(existsSync(out())).toBe(false);
+  });
+
+  it('missing --out, and a non-empty --out without --overwrite', async () => {
+    expect((await erase(['uce', '--concepts', 'heart'])).stderr).toMatch(/--out/);
+    const run = await erase(['uce', '--concepts', 'heart', '--out', uceOut()]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--overwrite/);
+  });
+
+  it('an unknown command, and no command', async () => {
+    expect((await erase(['erode'])).code).toBe(2);
+    expect((await erase([])).code).toBe(2);
+  });
+});
+
+describe('--help', () => {
+  it.each([...METHOD_COMMANDS.map((m) => m.command), 'generate', 'evaluate', 'export'])('erase %s --help lists its flags', async (command) => {
+    const run = await erase([command, '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`Usage: erase ${command}`);
+    expect(run.stdout).toContain(command === 'generate' ? '--prompt' : command === 'export' ? '--erasure' : '--concepts');
+  });
+  it('erase --help lists every command', async () => {
+    const run = await erase(['--help']);
+    for (const command of ['realera', 'uce', 'esd', 'ap', 'generate', 'evaluate', 'export']) expect(run.stdout).toContain(`  ${command}`);
+  });
+});
+
+describe('progress', () => {
+  const events = (stage: string, total: number) => Array.from({ length: total }, (_, i) => ({ stage, step: i + 1, total, metrics: { loss: 0.5 } }));
+  it('plain lines when not a TTY: a stage start, each further tenth, the end', () => {
+    let text = '';
+    const display = createProgress({ write: (s: string) => (text += s) });
+    for (const e of [...events('train', 100), ...events('save', 2)]) display.listener(e);
+    display.finish();
+    const lines = text.trimEnd().split('\n');
+    const train = lines.filter((l) => l.startsWith('[train]'));
+    expect(train.map((l) => l.split(' ')[1])).toEqual(['1/100', '10/100', '20/100', '30/100', '40/100', '50/100', '60/100', '70/100', '80/100', '90/100', '100/100']);
+    expect(lines.filter((l) => l.startsWith('[save]'))).toHaveLength(2);
+    expect(lines[lines.length - 1]).toBe('[save] 2/2 loss=0.5000');
+    expect(text).not.toContain('\r');
+  });
+  it('one line redrawn in place on a TTY', () => {
+    let text = '';
+    const display = createProgress({ write: (s: string) => (text += s), isTTY: true });
+    for (const e of events('train', 4)) display.listener(e);
+    display.finish();
+    expect(text.split('\r')).toHaveLength(5);
+    expect(text).toContain('train [########################] 4/4 loss=0.5000');
+    expect(text.match(/\n/g)).toHaveLength(1);
+  });
+});
+
+describe('the bin', () => {
+  it('node src/cli/main.ts (the entry point) runs uce and exits 0; bad input exits 2', () => {
+    const env = { ...process.env, TSX_TSCONFIG_PATH: join(packageDir, 'test', 'cli-fixtures', 'tsconfig.json') };
+    const out = join(root, 'spawned');
+    const ok = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'uce', '--concepts', 'heart', '--out', out, '--json', ...world], { cwd: packageDir, env, encoding: 'utf8' });
+    expect(ok.status, ok.stderr).toBe(0);
+    expect((JSON.parse(ok.stdout) as { files: string[] }).files).toEqual(['unet_delta.safetensors', 'erase_config.json']);
+    expect(readFileSync(join(out, 'unet_delta.safetensors')).equals(readFileSync(join(uceOut(), 'unet_delta.safetensors')))).toBe(true);
+    const bad = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'uce', '--concepts'], { cwd: packageDir, env, encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--concepts/);
+  });
+});
