@@ -3,3 +3,4 @@ export type { AccumulateGradientsOptions, AccumulatedGradients } from './gradien
 export { AdamW } from './adamw';
 export type { AdamWOptions } from './adamw';
 export { clipGlobalNorm } from './clip-grad-norm';
+export { releaseAbandonedTape } from './release-tape';

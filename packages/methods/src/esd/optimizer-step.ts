@@ -4,6 +4,7 @@
  * forward pass (tfjs 4.22 keeps the tensors it saved for the backward pass in that case: see `releaseAbandonedTape`).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { releaseAbandonedTape } from '@erase/core';
 
 /**
  * Computes L = `lossOf()` and ∇L for `variables` (which must be `trainable`), applies one step of `optimizer`,
@@ -26,24 +27,4 @@ export function optimizerStep(optimizer: tf.Optimizer, variables: readonly tf.Va
     value.dispose();
     tf.dispose(Object.values(grads).filter((g): g is tf.Tensor => g != null));
   }
-}
-
-interface TapeState {
-  gradientDepth: number;
-  activeTape: { saved?: tf.Tensor[] }[] | null;
-}
-
-/**
- * Disposes the saved tensors of an abandoned gradient tape (no-op inside an outer gradient computation).
- * Copied from @erase/sampling `src/adversarial/release-tape.ts` (not exported there): `engine.gradients()` keeps
- * the tensors each kernel saves for the backward pass and frees them only after a successful backward pass at
- * depth 0, so a forward function that throws leaves them kept forever; this runs tfjs's own success-path cleanup.
- */
-export function releaseAbandonedTape(): void {
-  const state = tf.engine().state as unknown as TapeState;
-  if (state.gradientDepth !== 0 || state.activeTape == null) return;
-  for (const node of state.activeTape) {
-    for (const tensor of node.saved ?? []) if (!tensor.isDisposed) tensor.dispose();
-  }
-  state.activeTape = null;
 }

@@ -13,9 +13,8 @@
  * The model update in between (Adam lr 1e-5 on the UNet) is the caller's; `sample()` gives it a c_a.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { InvalidOptionError, Rng, ShapeMismatchError, ensureGradients } from '@erase/core';
+import { InvalidOptionError, Rng, ShapeMismatchError, ensureGradients, releaseAbandonedTape } from '@erase/core';
 import { gumbelSoftmaxWithNoise, sampleGumbelNoise } from './gumbel-softmax';
-import { releaseAbandonedTape } from './release-tape';
 
 /** Options of {@link GumbelConceptSearch}. */
 export interface GumbelConceptSearchOptions {

@@ -11,8 +11,7 @@
  * A zero gradient leaves c unchanged (‖g‖ is floored at 1e-30 in the division).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { InvalidOptionError, ensureGradients } from '@erase/core';
-import { releaseAbandonedTape } from './release-tape';
+import { InvalidOptionError, ensureGradients, releaseAbandonedTape } from '@erase/core';
 
 /** Options of {@link pgdAscend} and {@link PgdConceptSearch}. */
 export interface PgdOptions {
