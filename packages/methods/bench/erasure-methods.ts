@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ANCHOR_PROMPT, photoPrompt, type ShapesWorldModel } from '@erase/shapes-world';
-import { generateAnchorLatents, realEra, uce, type RealEraOptions } from '../src/index';
+import { adversarialPreservation, conceptAblation, esd, generateAnchorLatents, realEra, uce, type RealEraOptions } from '../src/index';
 
 /** What a method run leaves to clean up (the benchmark restores the UNet's parameters itself). */
 export interface MethodRun {
@@ -23,6 +23,10 @@ export interface BenchMethod {
 
 /** RealEra's LoRA stage on the world (shapes-world.md): rank 1 on attn2 to_k/to_v, Adam 1e-3, 300 steps, batch 16. */
 const REALERA_LORA = { rank: 1, steps: 300, learningRate: 1e-3, batchSize: 16, generationSteps: 20 } as const;
+/** ESD / AP on the world: the official 1000 × 1e-5 moves this 1.7 M-parameter UNet too little; fewer, larger steps. */
+const WORLD_FINE_TUNING = { iterations: 200, learningRate: 1e-4 } as const;
+/** Concept Ablation on the world (official: 100 steps, batch 8, lr 2e-6 × 8). */
+const WORLD_ABLATION = { steps: 100, batchSize: 8, learningRate: 1e-4 } as const;
 /** Anchor images z₀ for the LoRA stage: generated once from " " by the original model and shared by every run. */
 const ANCHOR_IMAGES = 64;
 let anchorLatents: tf.Tensor4D | undefined;
@@ -70,6 +74,33 @@ export const BENCH_METHODS: readonly BenchMethod[] = [
       return { cleanup: () => result.dispose() };
     },
   })),
+  ...(['x', 'u'] as const).map((variant): BenchMethod => ({
+    id: `esd-${variant}`,
+    label: `ESD-${variant}`,
+    settings: `${WORLD_FINE_TUNING.iterations} iterations, Adam lr ${WORLD_FINE_TUNING.learningRate}, η 1, partial DDIM 50 steps at guidance 3`,
+    async run(world, erased) {
+      await esd(world, { concepts: [photoPrompt(erased)], variant, ...WORLD_FINE_TUNING, seed: 0 });
+      return { cleanup() {} };
+    },
+  })),
+  {
+    id: 'ap',
+    label: 'Adversarial Preservation',
+    settings: `Gumbel-Softmax over the world's words (erased word excluded), ESD-x weights, ${WORLD_FINE_TUNING.iterations} iterations, lr ${WORLD_FINE_TUNING.learningRate}`,
+    async run(world, erased) {
+      await adversarialPreservation(world, { concepts: [photoPrompt(erased)], search: 'gumbel', trainable: 'x', ...WORLD_FINE_TUNING, gumbel: { numCenters: 20 }, seed: 0 });
+      return { cleanup() {} };
+    },
+  },
+  {
+    id: 'ca',
+    label: 'Concept Ablation',
+    settings: `model-based, attn2 to_k/to_v, anchor " ", ${WORLD_ABLATION.steps} steps, batch ${WORLD_ABLATION.batchSize}, AdamW lr ${WORLD_ABLATION.learningRate}`,
+    async run(world, erased) {
+      await conceptAblation(world, { concepts: [photoPrompt(erased)], anchors: [ANCHOR_PROMPT], parameters: 'kv', ...WORLD_ABLATION, scaleLearningRate: false, anchorLatents: await anchors(world), seed: 0 });
+      return { cleanup() {} };
+    },
+  },
   realEraVariant('realera-cf', 'RealEra: closed form only', 'UCE-style closed form, λ 0.1', { mining: false, closedForm: true, lora: false }, false),
   realEraVariant('realera-cf-mining', 'RealEra: + neighbour mining', 'closed form with mined neighbours/beyond samples', { mining: true, closedForm: true, lora: false }, true),
   realEraVariant('realera-cf-lora', 'RealEra: + noise alignment', 'closed form + LoRA eq. 8 only (no mined samples)', { mining: false, closedForm: true, lora: true }, false),
