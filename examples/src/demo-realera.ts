@@ -15,6 +15,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { realEra } from '@erase/methods';
+import { writeFileAtomic } from '@erase/core';
 import { harmonicMeanHo, scoreErasedClass, type ClassifiedImage } from '@erase/eval';
 import {
   SHAPE_CLASSES,
@@ -23,7 +24,6 @@ import {
   photoPrompt,
   sampleAndClassify,
   seedRange,
-  writeFileAtomic,
   type SampleRequest,
 } from '@erase/shapes-world';
 

@@ -8,3 +8,4 @@ export { ensureGradients } from './runtime/gradients';
 export * from './closed-form/index';
 export * from './losses/index';
 export * from './training/index';
+export * from './io/index';

@@ -17,8 +17,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { writeFileAtomic } from '@erase/core';
 import { harmonicMeanHo, scoreErasedClass, type ClassifiedImage } from '@erase/eval';
-import { SHAPE_CLASSES, loadShapesWorld, photoPrompt, sampleAndClassify, seedRange, writeFileAtomic, type ShapesWorldModel } from '@erase/shapes-world';
+import { SHAPE_CLASSES, loadShapesWorld, photoPrompt, sampleAndClassify, seedRange, type ShapesWorldModel } from '@erase/shapes-world';
 import { BENCH_METHODS, SWEEP, type BenchMethod, type MethodRun } from './erasure-methods';
 
 const argv = process.argv.slice(2);

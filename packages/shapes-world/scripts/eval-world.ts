@@ -21,6 +21,7 @@
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '@erase/core';
 import { scoreErasedClass } from '@erase/eval';
 import { useBackend } from '@erase/sd';
 import {
@@ -29,7 +30,6 @@ import {
   evaluationToMarkdown,
   gridPng,
   seedRange,
-  writeFileAtomic,
   type RunEnvironment,
 } from '../src/evaluation/index';
 import { CLASS_NAMES, loadShapesWorld, shapesWorldWeightsDir } from '../src/index';
@@ -144,7 +144,7 @@ const environment: RunEnvironment = {
   gridFile: 'grid.png',
 };
 const grid = evaluation.quality.grid;
-writeFileAtomic(join(out, 'grid.png'), await gridPng(grid.images, grid.imageShape, grid.seeds.length));
+writeFileAtomic(join(out, 'grid.png'), await gridPng(grid.images, grid.imageShape, grid.seeds.length), { createFolder: true });
 writeFileAtomic(join(out, 'evaluation.json'), evaluationToJson(evaluation, environment));
 writeFileAtomic(join(out, 'README.md'), evaluationToMarkdown(evaluation, environment));
 world.dispose();

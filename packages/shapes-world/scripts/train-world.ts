@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AbortedError } from '@erase/core';
 import { useBackend } from '@erase/sd';
 import { saveShapesWorld, trainShapesWorld } from '../src/index';
-import { writeJsonAtomic } from '../src/train/files';
+import { writeJsonFileAtomic as writeJsonAtomic } from '@erase/core';
 
 /**
  * Default step cap. The run also stops at the `--max-minutes` budget (default 85), whichever comes first: the

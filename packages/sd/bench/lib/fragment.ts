@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { isAbsolute, join, dirname } from 'node:path';
-import { writeTextFileAtomic } from '../../src/io/atomic-write';
+import { writeTextFileAtomic } from '@erase/core';
 import { FRAGMENTS_DIR } from './configs';
 
 /**

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileFormatError, InvalidOptionError } from '@erase/core';
-import { writeFileAtomic, writeAll, writeJsonFileAtomic } from './atomic-write';
+import { writeFileAtomic, writeAll, writeJsonFileAtomic } from '@erase/core';
 import { isPlainName } from './diffusers-folder';
 import type { HostTensor } from './safetensors';
 import { writeSafetensors, type TensorToWrite } from './safetensors-writer';

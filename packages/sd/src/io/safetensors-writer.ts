@@ -3,7 +3,7 @@
  * spaces to a multiple of 8 bytes (so the data area is 8-byte aligned), written atomically (temp file + rename).
  */
 import { InvalidOptionError, ShapeMismatchError } from '@erase/core';
-import { writeAll, writeFileAtomic } from './atomic-write';
+import { writeAll, writeFileAtomic } from '@erase/core';
 import { DTYPE_SIZES, encodeTensorBytes, isFloatDtype, isSafetensorsDtype, type SafetensorsDtype } from './dtypes';
 import type { HostTensor } from './safetensors';
 

@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PNG } from 'pngjs';
 import { InvalidOptionError, ShapeMismatchError } from '@erase/core';
-import { writeAll, writeFileAtomic } from '../io/atomic-write';
+import { writeAll, writeFileAtomic } from '@erase/core';
 
 /** Encodes one image float32 [H, W, 3] in [0, 1] as PNG bytes. The input is not disposed. */
 export async function encodePng(image: tf.Tensor3D): Promise<Buffer> {

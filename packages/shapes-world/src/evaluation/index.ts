@@ -35,4 +35,3 @@ export type { WordErasurePrompts, WordErasureKeys, WordErasureWeights, Projectio
 export { upscaleNearest, gridPng } from './grid';
 export { evaluationToMarkdown, evaluationToJson, residueVerdict, RESIDUE_ABSENT_GAP } from './report';
 export type { RunEnvironment } from './report';
-export { writeFileAtomic } from './write-files';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { FileFormatError } from '@erase/core';
 import { readSafetensors, writeSafetensors, type HostTensor, type TensorToWrite } from '@erase/sd';
-import { writeJsonAtomic } from './files';
+import { writeJsonFileAtomic as writeJsonAtomic } from '@erase/core';
 import { readJsonFile } from './read-json';
 
 /** `format` field of checkpoint.json. */

@@ -3,10 +3,10 @@
  * over the target (rename is atomic within one file system). On any failure the temporary file is removed and the
  * target is left as it was.
  */
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { EraseError, FileFormatError } from '@erase/core';
+import { EraseError, FileFormatError } from '../errors/errors';
 
 /** Largest single `writeSync` call (Node rejects buffers of 2 GiB and more in one call). */
 const WRITE_CHUNK = 1 << 30;
@@ -20,11 +20,26 @@ export function writeAll(fd: number, bytes: Uint8Array): void {
   }
 }
 
+/** Options of `writeFileAtomic`. */
+export interface AtomicWriteOptions {
+  /** Create the target's folder (and its parents) first (default false). */
+  readonly createFolder?: boolean;
+}
+
 /**
- * Creates `path` atomically: `write(fd)` fills a temporary file next to it, which then replaces `path`.
+ * Creates `path` atomically: `content` (UTF-8 text, bytes, or a callback `write(fd)` that fills the file) goes to a
+ * temporary file next to it, which then replaces `path`. Node only.
  * @throws FileFormatError naming `path` when the folder is missing or not writable; errors thrown by `write` pass through
  */
-export function writeFileAtomic(path: string, write: (fd: number) => void): void {
+export function writeFileAtomic(path: string, content: string | Uint8Array | ((fd: number) => void), options: AtomicWriteOptions = {}): void {
+  const write = typeof content === 'function' ? content : (fd: number) => writeAll(fd, typeof content === 'string' ? Buffer.from(content, 'utf8') : content);
+  if (options.createFolder === true) {
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (error) {
+      throw new FileFormatError({ file: path, expected: 'a location whose folder can be created', problem: `cannot be written (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`, cause: error });
+    }
+  }
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   let fd: number | undefined;
   try {
@@ -47,8 +62,9 @@ export function writeFileAtomic(path: string, write: (fd: number) => void): void
     } catch {
       // the temporary file may not exist (open failed) or was already renamed
     }
-    if (EraseError.isInstance(error)) throw error;
-    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+    // file-system failures (errno codes) become a FileFormatError naming the file; the writer's own errors pass through
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (EraseError.isInstance(error) || typeof code !== 'string') throw error;
     throw new FileFormatError({ file: path, expected: 'a writable location', problem: `cannot be written (${code})`, cause: error });
   }
 }

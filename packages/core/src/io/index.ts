@@ -1,0 +1,2 @@
+export { writeFileAtomic, writeTextFileAtomic, writeJsonFileAtomic, writeAll } from './atomic-write';
+export type { AtomicWriteOptions } from './atomic-write';
