@@ -15,10 +15,9 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { AbortedError } from '@erase/core';
+import { AbortedError, writeJsonFileAtomic as writeJsonAtomic } from '@erase/core';
 import { useBackend } from '@erase/sd';
 import { saveShapesWorld, trainShapesWorld } from '../src/index';
-import { writeJsonFileAtomic as writeJsonAtomic } from '@erase/core';
 
 /**
  * Default step cap. The run also stops at the `--max-minutes` budget (default 85), whichever comes first: the

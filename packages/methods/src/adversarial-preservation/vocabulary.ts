@@ -19,8 +19,10 @@ import { InvalidOptionError, reportProgress, throwIfAborted, type LongRunningOpt
 import { nearestCandidates, reduceCandidates } from '@erase/sampling';
 
 /**
- * The default vocabulary: every token of `encoder.vocabulary()` that is a whole word (`…</w>`) made of letters
- * only, without the marker, lower-cased, distinct, in token-id order.
+ * The default vocabulary: every token of `encoder.vocabulary()` that is a whole word (`…</w>`) of at least two ASCII
+ * letters, without the marker, lower-cased, distinct, in token-id order. ASCII only: CLIP's byte-level BPE spells
+ * non-ASCII bytes as Latin-1 look-alikes (`ķ`, `Ã©`), which are not words; the official search reads a 3,000-word
+ * English list instead (pass one as `vocabulary`).
  */
 export function vocabularyWords(encoder: TextEncoder): string[] {
   const entries = [...encoder.vocabulary()].sort((a, b) => a[1] - b[1]);
@@ -28,7 +30,7 @@ export function vocabularyWords(encoder: TextEncoder): string[] {
   for (const [token] of entries) {
     if (!token.endsWith('</w>')) continue;
     const word = token.slice(0, -4);
-    if (/^\p{L}+$/u.test(word)) out.add(word.toLowerCase());
+    if (/^[a-z]{2,}$/i.test(word)) out.add(word.toLowerCase());
   }
   return [...out];
 }
