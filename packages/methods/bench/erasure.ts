@@ -130,6 +130,9 @@ function markdown(results: MethodRows[], sweep: SweepRow[], done: boolean): stri
   lines.push('# Erasure benchmark on the embedded ShapesWorld', '');
   lines.push(`Produced by \`${command}\` on ${new Date().toISOString().slice(0, 10)} (${threads} wasm thread(s); ${seeds.length} seeds for the erased class and each synonym prompt, ${otherSeeds.length} for each other class).`);
   if (!done) lines.push('', '**Partial run** — the table holds the methods finished so far.');
+  if (classes.length < classNames.length || methods.length < BENCH_METHODS.length) {
+    lines.push('', `**Subset run**: ${classes.length} of ${classNames.length} classes (${classes.join(', ')}), ${methods.length} of ${BENCH_METHODS.length} methods (${methods.join(', ')}). The full table is \`pnpm bench:erasure\` with no \`--classes\`/\`--methods\` (every method × every class; hours on 2 cores).`);
+  }
   lines.push('', 'Acc_e: the erased class prompt is still drawn (↓). Acc_s: the other nine classes are still drawn (↑). Acc_g: the class drawn from its synonyms, which no method sees (↓). H_o: harmonic mean of 100 − Acc_e, Acc_s, 100 − Acc_g (↑). Scores: mean oracle probability of the intended class (MACE), percent; means over the classes run. Method seconds: the erasure itself (one class); eval seconds: generating and classifying its images.', '');
   lines.push('| method | Acc_e ↓ | Acc_s ↑ | Acc_g ↓ | H_o ↑ | top-1 H_o | classes | method s / class | settings |');
   lines.push('|---|---|---|---|---|---|---|---|---|');
