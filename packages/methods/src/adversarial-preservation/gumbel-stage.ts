@@ -19,19 +19,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng, adversarialPreserveLoss, reportProgress, throwIfAborted, type ProgressListener } from '@erase/core';
 import { GumbelConceptSearch, gumbelSoftmaxWithNoise, sampleGumbelNoise } from '@erase/sampling';
 import { contextOf, type PromptContexts } from '../esd/contexts';
-import { drawStep, sampleLatents, updateModel, type ModelUpdateLosses, type TrainingFrame } from './model-update';
+import { drawStep, sampleLatents, updateModel, type ModelUpdateLosses, type ModelUpdateRecord, type TrainingFrame } from './model-update';
 import type { ConceptCandidates } from './vocabulary';
 
 /** One iteration of the Gumbel variant. */
-export interface GumbelIterationRecord {
-  readonly concept: string;
-  /** Model update: t_enc, t, x_T seed. */
-  readonly tEnc: number;
-  readonly timestep: number;
-  readonly noiseSeed: number;
-  readonly loss: number;
-  readonly eraseLoss: number;
-  readonly preserveLoss: number;
+export interface GumbelIterationRecord extends ModelUpdateRecord {
   /** The word c_a was in the model update. */
   readonly updateWord: string;
   /** The word sampled in the search step. */

@@ -18,6 +18,18 @@ import type { FineTuningSession } from '../esd/fine-tuning';
 import { ddimAlphaBar, drawPartialStep, partialDdimSample } from '../shared/partial-sampling';
 import type { ResolvedAdversarialPreservationOptions } from './options';
 
+/** What every iteration record of either search variant holds about its model update. */
+export interface ModelUpdateRecord {
+  readonly concept: string;
+  /** Model update: t_enc, t, x_T seed. */
+  readonly tEnc: number;
+  readonly timestep: number;
+  readonly noiseSeed: number;
+  readonly loss: number;
+  readonly eraseLoss: number;
+  readonly preserveLoss: number;
+}
+
 /** What every step of the method needs. */
 export interface TrainingFrame {
   readonly model: DiffusionModel;

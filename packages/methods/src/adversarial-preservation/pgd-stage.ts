@@ -16,18 +16,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { adversarialPreserveLoss, reportProgress, throwIfAborted, type ProgressListener } from '@erase/core';
 import { PgdConceptSearch } from '@erase/sampling';
 import { contextOf, type PromptContexts } from '../esd/contexts';
-import { drawStep, sampleLatents, updateModel, type ModelUpdateLosses, type TrainingFrame } from './model-update';
+import { drawStep, sampleLatents, updateModel, type ModelUpdateLosses, type ModelUpdateRecord, type TrainingFrame } from './model-update';
 
 /** One iteration of the PGD variant. */
-export interface PgdIterationRecord {
-  readonly concept: string;
-  /** Model update: t_enc, t, x_T seed. */
-  readonly tEnc: number;
-  readonly timestep: number;
-  readonly noiseSeed: number;
-  readonly loss: number;
-  readonly eraseLoss: number;
-  readonly preserveLoss: number;
+export interface PgdIterationRecord extends ModelUpdateRecord {
   /** f(c) before the first and the last ascent step. */
   readonly searchObjectiveFirst: number;
   readonly searchObjectiveLast: number;

@@ -39,6 +39,12 @@ const preserve: MethodFlag = { kind: 'list', option: 'preserveConcepts', help: '
 const seed: MethodFlag = { kind: 'integer', option: 'seed', help: 'seed of every random draw (default 0)' };
 const iterations = (option: string, help: string): MethodFlag => ({ kind: 'integer', option, help });
 const lr = (option: string): MethodFlag => ({ kind: 'number', option, help: 'learning rate' });
+/** The ESD-style flags ESD and Adversarial Preservation share (official names), with each method's defaults in the help. */
+const partialSamplingFlags = (defaults: { eta?: string; guidance?: string; steps?: string }): Record<string, MethodFlag> => ({
+  'negative-guidance': { kind: 'number', option: 'negativeGuidance', help: `η, the negative guidance${defaults.eta ? ` (default ${defaults.eta})` : ''}` },
+  'start-guidance': { kind: 'number', option: 'guidanceScale', help: `guidance of the partial sampling${defaults.guidance ? ` (default ${defaults.guidance})` : ''}` },
+  'ddim-steps': { kind: 'integer', option: 'samplingSteps', help: `DDIM steps of the partial sampling${defaults.steps ? ` (default ${defaults.steps})` : ''}` },
+});
 const trainMethod = (option: string): MethodFlag => ({
   kind: 'choice',
   option,
@@ -97,9 +103,7 @@ export const METHOD_COMMANDS: readonly MethodCommand[] = [
       'train-method': trainMethod('variant'),
       iterations: iterations('iterations', 'optimizer steps (default 1000)'),
       lr: lr('learningRate'),
-      'negative-guidance': { kind: 'number', option: 'negativeGuidance', help: 'η, the negative guidance (default 1)' },
-      'start-guidance': { kind: 'number', option: 'guidanceScale', help: 'guidance of the partial sampling (default 3)' },
-      'ddim-steps': { kind: 'integer', option: 'samplingSteps', help: 'DDIM steps of the partial sampling (default 50)' },
+      ...partialSamplingFlags({ eta: '1', guidance: '3', steps: '50' }),
       seed,
     },
     resolve: (options) => resolveEsdOptions(options as unknown as EsdOptions),
@@ -114,9 +118,7 @@ export const METHOD_COMMANDS: readonly MethodCommand[] = [
       'train-method': trainMethod('trainable'),
       iterations: iterations('iterations', 'optimizer steps'),
       lr: lr('learningRate'),
-      'negative-guidance': { kind: 'number', option: 'negativeGuidance', help: 'η, the negative guidance' },
-      'start-guidance': { kind: 'number', option: 'guidanceScale', help: 'guidance of the partial sampling' },
-      'ddim-steps': { kind: 'integer', option: 'samplingSteps', help: 'DDIM steps of the partial sampling' },
+      ...partialSamplingFlags({ eta: '1', guidance: '3', steps: '50' }),
       'preserve-scale': { kind: 'number', option: 'preserveWeight', help: 'weight of L_preserve (default 1 gumbel, 0.01 pgd)' },
       seed,
     },
