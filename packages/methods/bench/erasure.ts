@@ -16,10 +16,10 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '@erase/core';
 import { harmonicMeanHo, scoreErasedClass, type ClassifiedImage } from '@erase/eval';
-import { SHAPE_CLASSES, loadShapesWorld, photoPrompt, sampleAndClassify, seedRange, type ShapesWorldModel } from '@erase/shapes-world';
+import { SHAPE_CLASSES, loadShapesWorld, photoPrompt, sampleAndClassify, seedRange } from '@erase/shapes-world';
+import { ParameterSnapshot } from '../src/index';
 import { BENCH_METHODS, SWEEP, type BenchMethod, type MethodRun } from './erasure-methods';
 
 const argv = process.argv.slice(2);
@@ -71,19 +71,8 @@ const world = await loadShapesWorld({ backend: 'wasm', threads });
 const oracle = world.oracle;
 if (!oracle) throw new Error('the embedded world has no oracle');
 
-/** Host copies of every UNet parameter (the methods change some in place). */
-function snapshot(model: ShapesWorldModel): Map<string, Float32Array> {
-  const out = new Map<string, Float32Array>();
-  for (const [name, v] of model.unet.parameters()) out.set(name, Float32Array.from(v.dataSync() as Float32Array));
-  return out;
-}
-function restore(model: ShapesWorldModel, saved: Map<string, Float32Array>): void {
-  for (const [name, v] of model.unet.parameters()) {
-    const data = saved.get(name) as Float32Array;
-    tf.tidy(() => v.assign(tf.tensor(data, v.shape, 'float32')));
-  }
-}
-const original = snapshot(world);
+/** Every UNet parameter's original value (the methods change some in place); restored after each run. */
+const original = new ParameterSnapshot(world.unet.parameters(), [...world.unet.parameters().keys()]);
 
 /** Generates and scores the class's evaluation prompts under the current weights. */
 async function evaluate(erased: string): Promise<{ meanProbability: Figures; top1: Figures; seconds: number }> {
@@ -117,7 +106,7 @@ async function runOne(method: BenchMethod, erased: string, overrides?: Record<st
     return { erasedClass: erased, meanProbability: figures.meanProbability, top1: figures.top1, methodSeconds, evalSeconds: figures.seconds };
   } finally {
     run?.cleanup();
-    restore(world, original);
+    original.restore();
   }
 }
 
@@ -197,4 +186,5 @@ if (sweepClass !== 'none') {
 }
 write(results, sweep, true);
 console.log(`wrote ${outPath} (${((performance.now() - benchStarted) / 60000).toFixed(1)} min)`);
+original.dispose();
 world.dispose();

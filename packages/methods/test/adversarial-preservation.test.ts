@@ -12,40 +12,11 @@ import { AbortedError, InvalidOptionError, Rng, type DiffusionModel, type TextEn
 import { loadShapesWorld } from '@erase/shapes-world';
 import { adversarialPreservation, vocabularyWords, type AdversarialPreservationOptions } from '../src/index';
 import { attentionModel } from './fakes/attention-model';
+import { ldmSampleTill, unetWeights as weights } from './fakes/reference-sampling';
 
 const CONCEPT = 'cat';
 // The fake encoder gives a word the id (first char code mod 29) + 1: these first letters are all distinct.
 const WORDS = ['cat', 'dog', 'egg', 'fox', 'hat', 'ink', 'jar', 'kite', 'lamp', 'moon', 'nut', 'owl'];
-
-async function weights(model: DiffusionModel): Promise<Map<string, Float32Array>> {
-  const out = new Map<string, Float32Array>();
-  for (const [name, v] of model.unet.parameters()) out.set(name, Float32Array.from(await v.data()));
-  return out;
-}
-
-/** ldm's DDIM loop till `tillT` (see esd.test.ts), on host-independent code. */
-function ldmSampleTill(model: DiffusionModel, start: tf.Tensor4D, cond: tf.Tensor3D, uncond: tf.Tensor3D, steps: number, guidance: number, tillT: number): tf.Tensor4D {
-  const alphas = model.scheduler.alphasCumprod;
-  const ddim: number[] = [];
-  for (let t = 0; t < alphas.length; t += alphas.length / steps) ddim.push(t + 1);
-  let img = tf.clone(start);
-  for (let i = 0; i < steps; i++) {
-    const index = steps - i - 1;
-    const aT = alphas[ddim[index]!]!;
-    const aPrev = index === 0 ? alphas[0]! : alphas[ddim[index - 1]!]!;
-    const next = tf.tidy(() => {
-      const eu = model.unet.predict(img, ddim[index]!, uncond);
-      const ec = model.unet.predict(img, ddim[index]!, cond);
-      const e = tf.add(eu, tf.mul(tf.sub(ec, eu), guidance));
-      const x0 = tf.div(tf.sub(img, tf.mul(e, Math.sqrt(1 - aT))), Math.sqrt(aT));
-      return tf.add(tf.mul(x0, Math.sqrt(aPrev)), tf.mul(e, Math.sqrt(1 - aPrev))) as tf.Tensor4D;
-    });
-    img.dispose();
-    img = next;
-    if (index + 1 === tillT) break;
-  }
-  return img;
-}
 
 describe('adversarialPreservation() on the fake attention model', () => {
   beforeAll(async () => {

@@ -21,6 +21,7 @@ import {
 import { loadShapesWorld } from '@erase/shapes-world';
 import { esd, type EsdOptions } from '../src/index';
 import { attentionModel } from './fakes/attention-model';
+import { ldmSampleTill, unetWeights as weights } from './fakes/reference-sampling';
 
 const CONCEPT = 'a cat';
 
@@ -92,12 +93,6 @@ function wrappedModel(): DiffusionModel & { readonly unet: WrappedUnet } {
   return { ...base, unet, dispose: () => (unet.dispose(), base.dispose()) };
 }
 
-async function weights(model: DiffusionModel): Promise<Map<string, Float32Array>> {
-  const out = new Map<string, Float32Array>();
-  for (const [name, v] of model.unet.parameters()) out.set(name, Float32Array.from(await v.data()));
-  return out;
-}
-
 function trainableFlags(model: DiffusionModel): boolean[] {
   return [...model.unet.parameters().values()].map((v) => v.trainable);
 }
@@ -107,34 +102,6 @@ function mse(a: Float32Array, b: Float32Array | Float64Array): number {
   let sum = 0;
   for (let i = 0; i < a.length; i++) sum += ((a[i] as number) - (b[i] as number)) ** 2;
   return sum / a.length;
-}
-
-/**
- * ldm's `DDIMSampler.ddim_sampling` with `till_T`, written out independently: timesteps range(0, T, T/S) + 1,
- * CFG ε_u + g(ε_c − ε_u), x̂0, η = 0 update, `if index + 1 == till_T: break`.
- */
-function ldmSampleTill(model: DiffusionModel, start: tf.Tensor4D, cond: tf.Tensor3D, uncond: tf.Tensor3D, steps: number, guidance: number, tillT: number): tf.Tensor4D {
-  const alphas = model.scheduler.alphasCumprod;
-  const ddim: number[] = [];
-  for (let t = 0; t < alphas.length; t += alphas.length / steps) ddim.push(t + 1);
-  let img = tf.clone(start);
-  for (let i = 0; i < steps; i++) {
-    const index = steps - i - 1;
-    const step = ddim[index]!;
-    const aT = alphas[step]!;
-    const aPrev = index === 0 ? alphas[0]! : alphas[ddim[index - 1]!]!;
-    const next = tf.tidy(() => {
-      const eu = model.unet.predict(img, step, uncond);
-      const ec = model.unet.predict(img, step, cond);
-      const e = tf.add(eu, tf.mul(tf.sub(ec, eu), guidance));
-      const x0 = tf.div(tf.sub(img, tf.mul(e, Math.sqrt(1 - aT))), Math.sqrt(aT));
-      return tf.add(tf.mul(x0, Math.sqrt(aPrev)), tf.mul(e, Math.sqrt(1 - aPrev))) as tf.Tensor4D;
-    });
-    img.dispose();
-    img = next;
-    if (index + 1 === tillT) break;
-  }
-  return img;
 }
 
 describe('esd() on the fake attention model', () => {

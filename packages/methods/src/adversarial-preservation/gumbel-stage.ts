@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng, adversarialPreserveLoss, reportProgress, throwIfAborted, type ProgressListener } from '@erase/core';
 import { GumbelConceptSearch, gumbelSoftmaxWithNoise, sampleGumbelNoise } from '@erase/sampling';
 import { contextOf, type PromptContexts } from '../esd/contexts';
-import { drawStep, sampleLatents, updateModel, type ModelUpdateLosses, type ModelUpdateRecord, type TrainingFrame } from './model-update';
+import { drawStep, modelUpdateRecord, sampleLatents, updateModel, type ModelUpdateLosses, type ModelUpdateRecord, type TrainingFrame } from './model-update';
 import type { ConceptCandidates } from './vocabulary';
 
 /** One iteration of the Gumbel variant. */
@@ -102,11 +102,7 @@ export async function runGumbelStage(
       // Search step.
       const search = await searchStep(frame, state);
       records.push({
-        concept,
-        tEnc: draw.tEnc,
-        timestep: draw.timestep,
-        noiseSeed: draw.noiseSeed,
-        ...update,
+        ...modelUpdateRecord(concept, draw, update),
         updateWord: state.candidates.words[sample.candidate] as string,
         searchWord: state.candidates.words[search.candidate] as string,
         searchLoss: search.loss,

@@ -30,6 +30,11 @@ export interface ModelUpdateRecord {
   readonly preserveLoss: number;
 }
 
+/** The record fields of one model update (shared by the Gumbel and PGD stages). */
+export function modelUpdateRecord(concept: string, draw: StepDraw, losses: ModelUpdateLosses): ModelUpdateRecord {
+  return { concept, tEnc: draw.tEnc, timestep: draw.timestep, noiseSeed: draw.noiseSeed, ...losses };
+}
+
 /** What every step of the method needs. */
 export interface TrainingFrame {
   readonly model: DiffusionModel;

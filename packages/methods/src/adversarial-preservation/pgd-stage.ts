@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { adversarialPreserveLoss, reportProgress, throwIfAborted, type ProgressListener } from '@erase/core';
 import { PgdConceptSearch } from '@erase/sampling';
 import { contextOf, type PromptContexts } from '../esd/contexts';
-import { drawStep, sampleLatents, updateModel, type ModelUpdateLosses, type ModelUpdateRecord, type TrainingFrame } from './model-update';
+import { drawStep, modelUpdateRecord, sampleLatents, updateModel, type ModelUpdateLosses, type ModelUpdateRecord, type TrainingFrame } from './model-update';
 
 /** One iteration of the PGD variant. */
 export interface PgdIterationRecord extends ModelUpdateRecord {
@@ -92,11 +92,7 @@ export async function runPgdStage(
       }
       const distanceFromStart = tf.tidy(() => tf.norm(tf.sub(search.current(), starts[k] as tf.Tensor2D)).dataSync()[0] as number); // ‖c_a − E_c‖
       records.push({
-        concept,
-        tEnc: draw.tEnc,
-        timestep: draw.timestep,
-        noiseSeed: draw.noiseSeed,
-        ...update,
+        ...modelUpdateRecord(concept, draw, update),
         searchObjectiveFirst: objectives[0] as number,
         searchObjectiveLast: objectives[objectives.length - 1] as number,
         distanceFromStart,

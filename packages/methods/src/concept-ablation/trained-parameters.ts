@@ -1,13 +1,13 @@
 /**
  * The UNet parameters Concept Ablation trains: selection by group (official `create_custom_diffusion`), switching
  * their `trainable` flag on for the run, and a snapshot that restores their values after an error or abort.
- * (A small private snapshot; the package-wide one lives elsewhere.)
  *
  * Names are diffusers state-dict names from `NoisePredictor.parameters()`, e.g.
  * `down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.weight`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { UnsupportedError, type NoisePredictor } from '@erase/core';
+import { ParameterSnapshot, setTrainable } from '../shared/parameter-snapshot';
 import type { ConceptAblationParameterGroup } from './options';
 
 /** Whether the parameter `name` belongs to `group` (the official test is a substring match on the name). */
@@ -22,30 +22,26 @@ export function inParameterGroup(name: string, group: ConceptAblationParameterGr
   }
 }
 
-/** The selected parameters, their original values and `trainable` flags. */
+/** The selected parameters, with a snapshot of their values and their `trainable` flags switched on. */
 export class TrainedParameters {
   /** name → variable, in the model's (module) order. */
   readonly variables: ReadonlyMap<string, tf.Variable>;
-  private readonly originals: Map<string, tf.Tensor>;
-  private readonly flags: Map<string, boolean>;
+  private readonly snapshot: ParameterSnapshot;
+  private readonly resetFlags: () => void;
 
   /**
-   * Selects the group's parameters, copies their values and switches `trainable` on.
+   * Selects the group's parameters, snapshots their values and switches `trainable` on.
    * @throws UnsupportedError when the model has no parameter in the group.
    */
   constructor(unet: NoisePredictor, group: ConceptAblationParameterGroup, source: string) {
-    const selected = new Map([...unet.parameters()].filter(([name]) => inParameterGroup(name, group)));
+    const parameters = unet.parameters();
+    const selected = new Map([...parameters].filter(([name]) => inParameterGroup(name, group)));
     if (selected.size === 0) {
       throw new UnsupportedError(`${source}: the noise predictor has no parameters in Concept Ablation's '${group}' group (diffusers names with attn2.to_k / attn2.to_v expected).`);
     }
     this.variables = selected;
-    this.originals = new Map();
-    this.flags = new Map();
-    for (const [name, variable] of selected) {
-      this.originals.set(name, tf.clone(variable)); // same shape as θ
-      this.flags.set(name, variable.trainable);
-      variable.trainable = true;
-    }
+    this.snapshot = new ParameterSnapshot(parameters, [...selected.keys()]);
+    this.resetFlags = setTrainable(parameters, [...selected.keys()]);
   }
 
   /** The selected variables, for gradients and the optimizer. */
@@ -55,13 +51,12 @@ export class TrainedParameters {
 
   /** Writes the original values back. */
   restoreValues(): void {
-    for (const [name, variable] of this.variables) variable.assign(this.originals.get(name) as tf.Tensor);
+    this.snapshot.restore();
   }
 
-  /** Restores the `trainable` flags and frees the copies (call once, in a `finally`). */
+  /** Restores the `trainable` flags and frees the snapshot (call once, in a `finally`). */
   release(): void {
-    for (const [name, variable] of this.variables) variable.trainable = this.flags.get(name) ?? false;
-    for (const copy of this.originals.values()) copy.dispose();
-    this.originals.clear();
+    this.resetFlags();
+    this.snapshot.dispose();
   }
 }

@@ -10,7 +10,7 @@
  * The folder is written atomically (staging.ts); the base model's files are only read (to fingerprint them).
  */
 import { join } from 'node:path';
-import { InvalidOptionError, WeightKeysError, reportProgress, throwIfAborted, type DiffusionModel, type LongRunningOptions } from '@erase/core';
+import { InvalidOptionError, WeightKeysError, reportProgress, throwIfAborted, type DiffusionModel, type LongRunningOptions, writeJsonFileAtomic } from '@erase/core';
 import { tensorToTorch, writeLora, writeSafetensors, type HostTensor, type LoraLayer } from '@erase/sd';
 import type { ErasureResultBase } from '../shared/erasure-result';
 import {
@@ -24,7 +24,6 @@ import {
 } from './erase-config';
 import { baseFingerprint, type BaseFingerprint } from './fingerprint';
 import { writeFolderAtomic } from './staging';
-import { writeJsonFile } from './json-file';
 import { ERASE_VERSION } from './version';
 
 
@@ -127,7 +126,7 @@ export async function save(model: DiffusionModel, result: ErasureResultBase, dir
       writeLora(join(staging, LORA_NAME), { unet, textEncoder: new Map() }, { format: loraFormat, metadata: { format: 'pt', erase_method: result.method } });
       done(LORA_NAME);
     }
-    writeJsonFile(join(staging, ERASE_CONFIG_NAME), config);
+    writeJsonFileAtomic(join(staging, ERASE_CONFIG_NAME), config);
     done(ERASE_CONFIG_NAME);
   });
   return { dir, files, config };

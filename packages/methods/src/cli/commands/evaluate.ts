@@ -8,11 +8,10 @@
  * in percent, with the mean-probability score (MACE) and top-1. Each prompt gets the same seeds, so a base and an
  * erased model see the same initial noise. The erased classes default to the erasure's `concepts`.
  */
-import { InvalidOptionError, UnsupportedError } from '@erase/core';
+import { InvalidOptionError, UnsupportedError, writeJsonFileAtomic } from '@erase/core';
 import { scoreErasedClass, type ClassifiedImage } from '@erase/eval';
 import { SHAPE_CLASSES, ShapesWorldModel, classOfWord, photoPrompt, sampleAndClassify, seedRange, type SampleRequest, type ShapeClass } from '@erase/shapes-world';
 import { join } from 'node:path';
-import { writeJsonFile } from '../../io/json-file';
 import { checkTargetFolder, writeFolderAtomic } from '../../io/staging';
 import { HELP_FLAG, MODEL_FLAGS, OUTPUT_FLAGS, existingPath, parseFlags, usage, type FlagSpecs } from '../args';
 import { report, secondsSince, type CommandContext } from '../context';
@@ -115,7 +114,7 @@ export async function runEvaluate(argv: readonly string[], context: CommandConte
       perClass,
       seconds: secondsSince(start),
     };
-    if (out !== undefined) await writeFolderAtomic(out, flags.overwrite === true, (staging) => writeJsonFile(join(staging, 'evaluation.json'), summary));
+    if (out !== undefined) await writeFolderAtomic(out, flags.overwrite === true, (staging) => writeJsonFileAtomic(join(staging, 'evaluation.json'), summary));
     const f = (v: number): string => v.toFixed(1).padStart(6);
     report(context, flags.json === true, summary, [
       `evaluate: ${model.source}${erasure ? ` + ${erasure} (${applied?.config.method})` : ''}, ${requests.length} images, ${seeds.length} per prompt, ${summary.seconds} s`,
