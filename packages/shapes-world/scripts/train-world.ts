@@ -5,7 +5,7 @@
  *
  *   npx tsx scripts/train-world.ts [--steps 6000] [--max-minutes 0] [--batch-size 32] [--seed 0] [--threads 1] [--out weights]
  *                                  [--checkpoint-every 500] [--checkpoint-dir .tmp/train-world-checkpoint]
- *                                  [--resume [dir]]
+ *                                  [--resume [dir]] [--text-pretrain-steps 500] [--text-word-weight 0.1]
  *
  * Prints a progress line (step, loss, lr, s/step, ETA) at least every ~25 s. Ctrl-C writes a checkpoint of the
  * last finished step; `--resume` continues from it with identical results. Checkpoints (~30 MB) go to a folder
@@ -62,6 +62,13 @@ const stepsGiven = option('steps') !== undefined;
 const steps = integer('steps', DEFAULT_STEPS, 1);
 const batchSize = option('batch-size') === undefined ? undefined : integer('batch-size', 32, 1);
 const seed = option('seed') === undefined ? undefined : integer('seed', 0);
+const textPretrainSteps = option('text-pretrain-steps') === undefined ? undefined : integer('text-pretrain-steps', 0);
+const wordWeightRaw = option('text-word-weight');
+const textPretrainWordWeight = wordWeightRaw === undefined ? undefined : Number(wordWeightRaw);
+if (textPretrainWordWeight !== undefined && !(wordWeightRaw !== '' && textPretrainWordWeight >= 0)) {
+  console.error(`train-world: --text-word-weight must be a number ≥ 0, got "${wordWeightRaw}"`);
+  process.exit(2);
+}
 
 const oracleDir = join(packageRoot, 'weights', 'oracle');
 const fromOracle = relative(oracleDir, outDir);
@@ -95,6 +102,8 @@ try {
     ...(stepsGiven || !resumeFrom ? { steps } : {}),
     ...(batchSize === undefined ? {} : { batchSize }),
     ...(seed === undefined ? {} : { seed }),
+    ...(textPretrainSteps === undefined ? {} : { textPretrainSteps }),
+    ...(textPretrainWordWeight === undefined ? {} : { textPretrainWordWeight }),
     checkpointDir,
     checkpointEvery,
     ...(maxMinutes > 0 ? { maxSeconds: maxMinutes * 60 } : {}),
@@ -102,6 +111,14 @@ try {
     signal: controller.signal,
     onProgress: (event) => {
       const now = performance.now();
+      if (event.stage === 'train.shapes-world.text') {
+        // stage 1: the text encoder alone (a minute or two), then frozen
+        if (event.step === 1 || event.step === event.total || event.step % 100 === 0) {
+          console.log(`text pre-training ${event.step}/${event.total}  loss ${(event.metrics?.loss ?? NaN).toFixed(4)}  (${formatSeconds((now - wallStart) / 1000)} elapsed)`);
+        }
+        lastStepTime = now;
+        return;
+      }
       stepTimes.push((now - lastStepTime) / 1000);
       lastStepTime = now;
       firstStep ??= event.step;
@@ -144,6 +161,7 @@ writeJsonAtomic(join(outDir, 'training.json'), {
   settings: { ...result.settings, textEncoderConfig: undefined, unetConfig: undefined, ema_warmup: 'min(d, (1 + k) / (10 + k))', lr_schedule: 'linear warm-up, then constant' },
   parameters: { text_encoder: count(result.textEncoder.parameters()), unet: count(result.unet.parameters()) },
   weights: 'EMA',
+  text_pretraining: result.textPretrain ?? (result.settings.textPretrainSteps > 0 ? 'done before the resumed checkpoint' : 'none: the encoder trained jointly'),
   final_loss_mean_last_100: finalLoss,
   loss_curve: result.lossCurve,
   train_seconds: Math.round(result.seconds),

@@ -1,5 +1,6 @@
 // Tests of trainShapesWorld on wasm with tiny configs: the loss falls on a fixed batch, no tensor leaks per step,
-// checkpoint → resume continues exactly, abort writes a checkpoint, and resumes refuse conflicting settings.
+// checkpoint → resume continues exactly, abort writes a checkpoint, resumes refuse conflicting settings, and the
+// text encoder is frozen after its pre-training stage (or trains jointly without one).
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ const tiny: TrainShapesWorldOptions = {
   warmupSteps: 0,
   learningRate: 3e-3,
   seed: 5,
+  textPretrainSteps: 3,
   textEncoderConfig: TINY_TEXT_ENCODER_CONFIG,
   unetConfig: TINY_UNET_CONFIG,
 };
@@ -31,7 +33,7 @@ describe('trainShapesWorld', () => {
   it('lowers the loss on a repeated batch, keeps numTensors constant per step and leaves only the models', async () => {
     const start = tf.memory().numTensors;
     const counts: number[] = [];
-    const result = await trainShapesWorld({ ...tiny, steps: 6, repeatFirstBatch: true, curveEvery: 3, onProgress: () => counts.push(tf.memory().numTensors) });
+    const result = await trainShapesWorld({ ...tiny, steps: 6, repeatFirstBatch: true, curveEvery: 3, onProgress: (e) => { if (e.stage === 'train.shapes-world') counts.push(tf.memory().numTensors); } });
     const { losses } = result;
     expect(losses.length).toBe(6);
     expect(losses.every(Number.isFinite)).toBe(true);
@@ -71,7 +73,7 @@ describe('trainShapesWorld', () => {
     const dir = join(root, 'abort');
     const controller = new AbortController();
     const start = tf.memory().numTensors;
-    const run = trainShapesWorld({ ...tiny, steps: 50, checkpointDir: dir, checkpointEvery: 0, signal: controller.signal, onProgress: (e) => { if (e.step === 2) controller.abort(); } });
+    const run = trainShapesWorld({ ...tiny, steps: 50, checkpointDir: dir, checkpointEvery: 0, signal: controller.signal, onProgress: (e) => { if (e.stage === 'train.shapes-world' && e.step === 2) controller.abort(); } });
     await expect(run).rejects.toSatisfy((e) => AbortedError.isInstance(e));
     expect(loadCheckpoint(dir).state.step).toBe(2);
     expect(tf.memory().numTensors).toBe(start);
@@ -87,12 +89,31 @@ describe('trainShapesWorld', () => {
     result.unet.dispose();
   });
 
+  it('with text pre-training the encoder stays frozen during the UNet stage; with 0 steps it trains jointly', async () => {
+    const encoderWeight = (r: { textEncoder: { parameters(): ReadonlyMap<string, tf.Variable> } }): number[] =>
+      Array.from((r.textEncoder.parameters().get('text_model.encoder.layers.0.self_attn.q_proj.weight') as tf.Tensor).dataSync());
+    const frozen1 = await trainShapesWorld({ ...tiny, steps: 1 });
+    const frozen3 = await trainShapesWorld({ ...tiny, steps: 3 });
+    expect(frozen1.textPretrain?.lastLoss).toBeLessThan(frozen1.textPretrain?.firstLoss as number);
+    expect(encoderWeight(frozen3)).toEqual(encoderWeight(frozen1));
+    const joint1 = await trainShapesWorld({ ...tiny, steps: 1, textPretrainSteps: 0 });
+    const joint3 = await trainShapesWorld({ ...tiny, steps: 3, textPretrainSteps: 0 });
+    expect(joint1.textPretrain).toBeUndefined();
+    expect(encoderWeight(joint3)).not.toEqual(encoderWeight(joint1));
+    for (const r of [frozen1, frozen3, joint1, joint3]) {
+      r.textEncoder.dispose();
+      r.unet.dispose();
+    }
+  });
+
   it('refuses a resume with a different setting, and bad options', async () => {
     const dir = join(root, 'resume');
     expect(existsSync(join(dir, 'checkpoint.json'))).toBe(true);
     await expect(trainShapesWorld({ steps: 4, resumeFrom: dir, batchSize: 8 })).rejects.toThrow(InvalidOptionError);
     await expect(trainShapesWorld({ ...tiny, steps: 0 })).rejects.toThrow(InvalidOptionError);
     await expect(trainShapesWorld({ ...tiny, steps: 2, emptyCaptionProbability: 2 })).rejects.toThrow(InvalidOptionError);
+    await expect(trainShapesWorld({ ...tiny, steps: 2, textPretrainSteps: -1 })).rejects.toThrow(InvalidOptionError);
+    await expect(trainShapesWorld({ ...tiny, steps: 2, textPretrainWordWeight: Number.NaN })).rejects.toThrow(InvalidOptionError);
     await expect(trainShapesWorld({ ...tiny, steps: 2, unetConfig: { ...TINY_UNET_CONFIG, cross_attention_dim: 8 } })).rejects.toThrow(InvalidOptionError);
   });
 });

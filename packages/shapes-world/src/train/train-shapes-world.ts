@@ -30,6 +30,10 @@ import { TEXT_ENCODER_CONFIG, TRAINING_SCHEDULER_CONFIG, UNET_CONFIG } from '../
 import { initTextEncoder, initUNet } from '../model/init';
 import { AdamW } from '@erase/core';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint';
+import { pretrainTextEncoder, type PretrainTextEncoderResult } from './pretrain-text-encoder';
+
+/** Captions per step of the text pre-training stage. */
+const TEXT_PRETRAIN_BATCH = 128;
 
 /** Hyper-parameters of a run (what a checkpoint records; defaults: the recipe). */
 export interface ShapesWorldTrainingSettings {
@@ -55,6 +59,13 @@ export interface ShapesWorldTrainingSettings {
   readonly curveEvery: number;
   /** Testing aid: every step reuses step 1's images, captions, timesteps and noise (default false). */
   readonly repeatFirstBatch: boolean;
+  /**
+   * Steps of the text pre-training stage (pretrain-text-encoder.ts) run before the UNet stage; the encoder is then
+   * frozen, as SD's CLIP is. 0: the encoder trains jointly with the UNet (the prototype's recipe; default 500).
+   */
+  readonly textPretrainSteps: number;
+  /** Weight of the word-identity loss in the text pre-training stage (default 0.1). */
+  readonly textPretrainWordWeight: number;
   /** transformers `config.json` of the text encoder (default `TEXT_ENCODER_CONFIG`). */
   readonly textEncoderConfig: Readonly<Record<string, unknown>>;
   /** diffusers `config.json` of the UNet (default `UNET_CONFIG`); in/out channels 12, sample size = image size / 2. */
@@ -98,6 +109,8 @@ export interface TrainShapesWorldResult {
   readonly lossCurve: readonly { readonly step: number; readonly loss: number }[];
   /** Training seconds over the whole run (resumed parts included). */
   readonly seconds: number;
+  /** Figures of the text pre-training stage, when this call ran it (a fresh run with `textPretrainSteps` > 0). */
+  readonly textPretrain?: PretrainTextEncoderResult;
 }
 
 const STAGE = 'train.shapes-world';
@@ -131,8 +144,24 @@ export async function trainShapesWorld(options: TrainShapesWorldOptions = {}): P
   let unet: UNet2DConditionModel | undefined;
   const owned: tf.Variable[] = [];
   let optimizer: AdamW | undefined;
+  let textPretrain: PretrainTextEncoderResult | undefined;
   try {
     unet = initUNet(settings.unetConfig, { seed: initRng.nextUint32() });
+    const frozenText = settings.textPretrainSteps > 0;
+    if (frozenText && checkpoint === undefined) {
+      const text = await pretrainTextEncoder(textEncoder, tokenizer, {
+        steps: settings.textPretrainSteps,
+        batchSize: TEXT_PRETRAIN_BATCH,
+        learningRate: settings.learningRate,
+        wordWeight: settings.textPretrainWordWeight,
+        emptyCaptionProbability: settings.emptyCaptionProbability,
+        seed: initRng.nextUint32(),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
+      textPretrain = text;
+    }
+    if (frozenText) for (const [, v] of textEncoder.parameters()) v.trainable = false;
     if (tokenizer.vocabSize > textEncoder.vocabSize || tokenizer.modelMaxLength > textEncoder.maxLength) {
       throw new InvalidOptionError({
         option: 'textEncoderConfig',
@@ -151,7 +180,8 @@ export async function trainShapesWorld(options: TrainShapesWorldOptions = {}): P
     const params = new Map<string, tf.Variable>();
     for (const [name, v] of textEncoder.parameters()) params.set(`text_encoder/${name}`, v);
     for (const [name, v] of unet.parameters()) params.set(`unet/${name}`, v);
-    const variables = [...params.values()];
+    // trained weights: the UNet's, plus the encoder's when it trains jointly
+    const variables = [...params].filter(([name]) => !frozenText || name.startsWith('unet/')).map(([, v]) => v);
     const ema = new Map<string, tf.Variable>();
     for (const [name, v] of params) {
       const copy = tf.tidy(() => tf.variable(tf.clone(v), false)); // θ̄ starts at θ
@@ -159,7 +189,8 @@ export async function trainShapesWorld(options: TrainShapesWorldOptions = {}): P
       ema.set(name, copy);
     }
     optimizer = new AdamW(variables, { weightDecay: settings.weightDecay });
-    const nameOf = new Map(variables.map((v, i) => [v.name, [...params.keys()][i] as string]));
+    const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
+    const emaPairs = [...params].filter(([, v]) => variables.includes(v)).map(([name, v]) => [ema.get(name) as tf.Variable, v] as const); // (θ̄, θ)
 
     let state: Omit<CheckpointState, 'settings'> = { step: 0, adamStep: 0, lossCurve: [], window: { sum: 0, count: 0 }, seconds: 0 };
     if (checkpoint) {
@@ -221,7 +252,7 @@ export async function trainShapesWorld(options: TrainShapesWorldOptions = {}): P
         ? (firstBatch ??= drawBatch(settings, 1, imageSize, tokenizer, tokens))
         : drawBatch(settings, step, imageSize, tokenizer, tokens);
       const lr = settings.learningRate * (settings.warmupSteps > 0 ? Math.min(1, step / settings.warmupSteps) : 1);
-      const { loss, gradNorm } = await trainStep(textEncoder, unet, codec, scheduler, batch, variables, optimizer, ema, step, settings, lr);
+      const { loss, gradNorm } = await trainStep(textEncoder, unet, codec, scheduler, batch, variables, optimizer, emaPairs, step, settings, lr, frozenText);
       losses[step - startStep - 1] = loss;
       windowSum += loss;
       windowCount += 1;
@@ -241,7 +272,7 @@ export async function trainShapesWorld(options: TrainShapesWorldOptions = {}): P
     for (const [name, v] of params) v.assign(ema.get(name) as tf.Variable);
     const curve = windowCount > 0 ? [...lossCurve, { step: stepsDone, loss: windowSum / windowCount }] : lossCurve;
     const done = losses.subarray(0, stepsDone - startStep);
-    return { textEncoder, unet, settings, startStep, stepsDone, losses: done, lossCurve: curve, seconds: secondsNow() };
+    return { textEncoder, unet, settings, startStep, stepsDone, losses: done, lossCurve: curve, seconds: secondsNow(), ...(textPretrain ? { textPretrain } : {}) };
   } catch (error) {
     textEncoder.dispose();
     unet?.dispose();
@@ -291,10 +322,11 @@ async function trainStep(
   batch: StepBatch,
   variables: tf.Variable[],
   optimizer: AdamW,
-  ema: ReadonlyMap<string, tf.Variable>,
+  ema: readonly (readonly [tf.Variable, tf.Variable])[],
   step: number,
   settings: ShapesWorldTrainingSettings,
   lr: number,
+  frozenText: boolean,
 ): Promise<{ loss: number; gradNorm: number }> {
   const { batchSize: b, imageSize: n } = batch;
   const h = n / 2;
@@ -304,10 +336,12 @@ async function trainStep(
     const noisy = scheduler.addNoise(x0, noise, batch.timesteps) as tf.Tensor4D; // √ᾱ_t x₀ + √(1−ᾱ_t) ε
     const t = tf.tensor1d(batch.timesteps, 'float32'); // [B]
     const ids = tf.tensor2d(batch.ids, [b, batch.ids.length / b], 'int32'); // [B, T]
-    return { noise, noisy, t, ids };
+    // a frozen encoder runs outside the tape (no backward through it)
+    const frozenContext = frozenText ? textEncoder.encode(ids, { validateIds: false }) : undefined; // [B, T] -> [B, T, D]
+    return { noise, noisy, t, ids, frozenContext };
   });
   const { value, grads } = tf.variableGrads(() => {
-    const context = textEncoder.encode(inputs.ids, { validateIds: false }); // [B, T] -> [B, T, D]
+    const context = inputs.frozenContext ?? textEncoder.encode(inputs.ids, { validateIds: false }); // [B, T] -> [B, T, D]
     const predicted = unet.predict(inputs.noisy, inputs.t, context); // [B, h, h, 12]
     return tf.mean(tf.squaredDifference(predicted, inputs.noise)) as tf.Scalar; // [B, h, h, 12] -> []
   }, variables);
@@ -328,15 +362,11 @@ async function trainStep(
     optimizer.step(grads, lr);
     const decay = Math.min(settings.emaDecay, (1 + step) / (10 + step));
     tf.tidy(() => {
-      let i = 0;
-      for (const e of ema.values()) {
-        const p = variables[i++] as tf.Variable;
-        e.assign(tf.add(tf.mul(e, decay), tf.mul(p, 1 - decay))); // d θ̄ + (1 − d) θ
-      }
+      for (const [e, p] of ema) e.assign(tf.add(tf.mul(e, decay), tf.mul(p, 1 - decay))); // d θ̄ + (1 − d) θ
     });
     return { loss: lossValue, gradNorm };
   } finally {
-    tf.dispose([value, ...Object.values(grads), inputs.noise, inputs.noisy, inputs.t, inputs.ids]);
+    tf.dispose([value, ...Object.values(grads), inputs.noise, inputs.noisy, inputs.t, inputs.ids, ...(inputs.frozenContext ? [inputs.frozenContext] : [])]);
   }
 }
 
@@ -363,6 +393,8 @@ const DEFAULTS: ShapesWorldTrainingSettings = {
   maxGradNorm: 1,
   emaDecay: 0.999,
   emptyCaptionProbability: 0.1,
+  textPretrainSteps: 500,
+  textPretrainWordWeight: 0.1,
   seed: 0,
   curveEvery: 100,
   repeatFirstBatch: false,
@@ -383,6 +415,8 @@ function settingsToJson(s: ShapesWorldTrainingSettings): Record<string, unknown>
 function resolveSettings(options: TrainShapesWorldOptions, fromCheckpoint: Readonly<Record<string, unknown>> | undefined): ShapesWorldTrainingSettings {
   const base: Record<string, unknown> = { ...DEFAULTS };
   if (fromCheckpoint) {
+    // checkpoints written before the text pre-training stage existed trained the encoder jointly
+    if (fromCheckpoint.textPretrainSteps === undefined) base.textPretrainSteps = 0;
     for (const key of KEYS) {
       if (fromCheckpoint[key] !== undefined) base[key] = fromCheckpoint[key];
       const given = options[key];
@@ -398,6 +432,8 @@ function resolveSettings(options: TrainShapesWorldOptions, fromCheckpoint: Reado
   checkInteger('warmupSteps', s.warmupSteps, 0);
   checkInteger('seed', s.seed, 0, 2 ** 32 - 1);
   checkInteger('curveEvery', s.curveEvery, 1);
+  checkInteger('textPretrainSteps', s.textPretrainSteps, 0);
+  if (!(s.textPretrainWordWeight >= 0)) throw new InvalidOptionError({ option: 'textPretrainWordWeight', expected: 'a number ≥ 0', received: s.textPretrainWordWeight });
   if (!(Number.isFinite(s.learningRate) && s.learningRate > 0)) throw new InvalidOptionError({ option: 'learningRate', expected: 'a positive number', received: s.learningRate });
   if (!(s.weightDecay >= 0)) throw new InvalidOptionError({ option: 'weightDecay', expected: 'a non-negative number', received: s.weightDecay });
   if (!(s.maxGradNorm >= 0)) throw new InvalidOptionError({ option: 'maxGradNorm', expected: 'a non-negative number (0 disables clipping)', received: s.maxGradNorm });
