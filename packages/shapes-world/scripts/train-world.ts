@@ -5,7 +5,7 @@
  *
  *   npx tsx scripts/train-world.ts [--steps 6000] [--max-minutes 0] [--batch-size 32] [--seed 0] [--threads 1] [--out weights]
  *                                  [--checkpoint-every 500] [--checkpoint-dir .tmp/train-world-checkpoint]
- *                                  [--resume [dir]] [--text-pretrain-steps 500] [--text-word-weight 0.1]
+ *                                  [--resume [dir]] [--text-pretrain-steps 500] [--text-word-weight 0.03]
  *
  * Prints a progress line (step, loss, lr, s/step, ETA) at least every ~25 s. Ctrl-C writes a checkpoint of the
  * last finished step; `--resume` continues from it with identical results. Checkpoints (~30 MB) go to a folder

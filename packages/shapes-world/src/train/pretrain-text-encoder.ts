@@ -15,7 +15,7 @@
  *     background (4 + "none"),                      y_bg
  *   L = CE_class + w_word · CE_word + CE_colour + CE_bg           (mean over the batch)
  * AdamW(η · min(1, k / W), λ) on φ and the heads, gradient-norm clip G. The heads are thrown away afterwards.
- * w_word sets how far a synonym sits from its class word: 0 collapses them (class only), large values push
+ * w_word sets how far a synonym sits from its class word: 0 leaves word identity unconstrained (class only), large values push
  * every word apart; the default keeps them nearer to their own class than to any other class (measured by
  * `measureTextGeometry`). Step k draws from Rng(seed · 2²¹ + k), so the stage is deterministic from its seed.
  */

@@ -64,7 +64,7 @@ export interface ShapesWorldTrainingSettings {
    * frozen, as SD's CLIP is. 0: the encoder trains jointly with the UNet (the prototype's recipe; default 500).
    */
   readonly textPretrainSteps: number;
-  /** Weight of the word-identity loss in the text pre-training stage (default 0.1). */
+  /** Weight of the word-identity loss in the text pre-training stage (default 0.03). */
   readonly textPretrainWordWeight: number;
   /** transformers `config.json` of the text encoder (default `TEXT_ENCODER_CONFIG`). */
   readonly textEncoderConfig: Readonly<Record<string, unknown>>;
@@ -394,7 +394,7 @@ const DEFAULTS: ShapesWorldTrainingSettings = {
   emaDecay: 0.999,
   emptyCaptionProbability: 0.1,
   textPretrainSteps: 500,
-  textPretrainWordWeight: 0.1,
+  textPretrainWordWeight: 0.03,
   seed: 0,
   curveEvery: 100,
   repeatFirstBatch: false,
