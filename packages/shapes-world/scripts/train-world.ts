@@ -20,12 +20,13 @@ import { useBackend } from '@erase/sd';
 import { saveShapesWorld, trainShapesWorld } from '../src/index';
 
 /**
- * The shipped weights: 6,000 steps (class prompts 94%, synonyms 92% oracle top-1 at 15 seeds per class when chosen;
- * `pnpm eval:shapes` has the 50-seed figures). Step k depends only on the seed and k, so running to 6,000 steps —
- * in one go or resumed any number of times — gives the shipped weights bit for bit on one wasm thread (more threads
- * change float summation order: equal in distribution, not in bits). Measured on this 2-core machine: ≈ 0.95–1.0 s
- * per step on one thread (≈ 97 min), ≈ 0.86 s with `--threads 2` (≈ 86 min). `--max-minutes` (default: none) stops
- * early; `--resume` continues.
+ * The shipped weights: stage 1 (500 text pre-training steps, ≈ 2 min) then 6,000 UNet steps with the encoder frozen
+ * (oracle top-1 on class prompts 82% at step 5,000 with 30 seeds per class; `pnpm eval:shapes` has the 50-seed
+ * figures of step 6,000). Step k depends only on the seed and k, so running to 6,000 steps — in one go or resumed
+ * any number of times — gives the shipped weights bit for bit on one wasm thread (more threads change float
+ * summation order: equal in distribution, not in bits). Measured on this 2-core machine: ≈ 0.84–0.86 s per UNet
+ * step on one otherwise idle thread (≈ 86 min + 2 min), ≈ 1.0–1.2 s while another job shares the machine.
+ * `--max-minutes` (default: none) stops early; `--resume` continues.
  */
 const DEFAULT_STEPS = 6000;
 const DEFAULT_MAX_MINUTES = 0;
