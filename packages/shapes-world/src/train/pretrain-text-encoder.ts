@@ -126,13 +126,13 @@ export async function pretrainTextEncoder(textEncoder: CLIPTextModel, tokenizer:
       const targets = tf.tidy(() => batch.targets.map((t, h) => tf.oneHot(tf.tensor1d(t, 'int32'), sizes[h] as number))); // 4 × [B, K_h]
       let wordLogits: tf.Tensor | undefined;
       const { value, grads } = tf.variableGrads(() => {
-        const out = textEncoder.forward(ids, { validateIds: false });
-        out.lastHiddenState.dispose();
+        const out = textEncoder.forward(ids, { validateIds: false }); // [B, T] -> last [B, T, D], pooled p [B, D]
+        out.lastHiddenState.dispose(); // only p is used
         const logits = tf.add(tf.matMul(out.poolerOutput, headW), headB); // [B, D] x [D, ΣK] -> [B, ΣK]
         const parts = tf.split(logits, sizes, 1); // 4 × [B, K_h]
         wordLogits = tf.keep(parts[1] as tf.Tensor);
         const ce = parts.map((p, h) => tf.losses.softmaxCrossEntropy(targets[h] as tf.Tensor, p)); // 4 × []
-        return tf.addN([ce[0], tf.mul(ce[1] as tf.Scalar, wordWeight), ce[2], ce[3]] as tf.Scalar[]) as tf.Scalar;
+        return tf.addN([ce[0], tf.mul(ce[1] as tf.Scalar, wordWeight), ce[2], ce[3]] as tf.Scalar[]) as tf.Scalar; // L []
       }, variables);
       clipGlobalNorm(grads, 1);
       optimizer.step(grads, learningRate * Math.min(1, step / WARMUP));

@@ -1,12 +1,13 @@
 /**
- * Trains the world's text encoder and UNet jointly on fresh procedural images (the recipe of
- * docs/shapes-world.md: DDPM ε-prediction, uniform t, 10% empty captions, AdamW with warm-up, gradient-norm clip,
- * EMA of every weight).
+ * Trains the world's text encoder and UNet on fresh procedural images. Stage 1 (`textPretrainSteps` > 0, the
+ * default): the encoder alone (pretrain-text-encoder.ts), then frozen. Stage 2: the recipe of docs/shapes-world.md
+ * (DDPM ε-prediction, uniform t, 10% empty captions, AdamW with warm-up, gradient-norm clip, EMA) on the UNet — or on
+ * UNet and encoder together when `textPretrainSteps` is 0 (the prototype's joint recipe).
  *
  * Notation (Ho et al. 2020; diffusers names in brackets), per step k = 1 … K with batch B:
  *   x₀ = pixel_unshuffle(images) ∈ ℝ^{B×12×12×12}, captions c_b ("" with probability p_∅ = 0.1)
  *   t_b ~ U{0 … 999}, ε ~ N(0, I),  x_t = √ᾱ_t x₀ + √(1−ᾱ_t) ε                  [DDPMScheduler.add_noise]
- *   L = mean (ε_θ(x_t, t, E_φ(c)) − ε)²  over θ (UNet) and φ (text encoder) together
+ *   L = mean (ε_θ(x_t, t, E_φ(c)) − ε)²  over θ (UNet), and φ (text encoder) too in the joint recipe
  *   g ← g · min(1, G / (‖g‖₂ + 10⁻⁶)), ‖g‖₂ over every gradient      [clip_grad_norm_, G = 1]
  *   η_k = η · min(1, k / W)  (linear warm-up over W steps, then constant); AdamW(η_k, λ) (adamw.ts)
  *   EMA: θ̄ ← d_k θ̄ + (1 − d_k) θ, d_k = min(d, (1 + k) / (10 + k))    [diffusers EMAModel, d = 0.999]
@@ -147,21 +148,6 @@ export async function trainShapesWorld(options: TrainShapesWorldOptions = {}): P
   let textPretrain: PretrainTextEncoderResult | undefined;
   try {
     unet = initUNet(settings.unetConfig, { seed: initRng.nextUint32() });
-    const frozenText = settings.textPretrainSteps > 0;
-    if (frozenText && checkpoint === undefined) {
-      const text = await pretrainTextEncoder(textEncoder, tokenizer, {
-        steps: settings.textPretrainSteps,
-        batchSize: TEXT_PRETRAIN_BATCH,
-        learningRate: settings.learningRate,
-        wordWeight: settings.textPretrainWordWeight,
-        emptyCaptionProbability: settings.emptyCaptionProbability,
-        seed: initRng.nextUint32(),
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      });
-      textPretrain = text;
-    }
-    if (frozenText) for (const [, v] of textEncoder.parameters()) v.trainable = false;
     if (tokenizer.vocabSize > textEncoder.vocabSize || tokenizer.modelMaxLength > textEncoder.maxLength) {
       throw new InvalidOptionError({
         option: 'textEncoderConfig',
@@ -176,6 +162,21 @@ export async function trainShapesWorld(options: TrainShapesWorldOptions = {}): P
         received: `${unet.inChannels}/${unet.config.outChannels}, ${unet.contextDim}`,
       });
     }
+    // stage 1 (a fresh run only: a resumed run restores the pre-trained encoder from its checkpoint)
+    const frozenText = settings.textPretrainSteps > 0;
+    if (frozenText && checkpoint === undefined) {
+      textPretrain = await pretrainTextEncoder(textEncoder, tokenizer, {
+        steps: settings.textPretrainSteps,
+        batchSize: TEXT_PRETRAIN_BATCH,
+        learningRate: settings.learningRate,
+        wordWeight: settings.textPretrainWordWeight,
+        emptyCaptionProbability: settings.emptyCaptionProbability,
+        seed: initRng.nextUint32(),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
+    }
+    if (frozenText) for (const [, v] of textEncoder.parameters()) v.trainable = false;
     // every weight, keyed `text_encoder/<name>` / `unet/<name>` (the checkpoint's names)
     const params = new Map<string, tf.Variable>();
     for (const [name, v] of textEncoder.parameters()) params.set(`text_encoder/${name}`, v);
