@@ -1,9 +1,9 @@
-// Shared tsup settings: every package builds src/index.ts to ESM + .d.ts, leaving tfjs, @erase/* and node: external.
+// Shared tsup settings: every package builds src/index.ts (or the given entries) to ESM + .d.ts, leaving tfjs, @erase/* and node: external.
 import { defineConfig } from 'tsup';
 
-export function packageBuildConfig() {
+export function packageBuildConfig(options: { entry?: Record<string, string> } = {}) {
   return defineConfig({
-    entry: ['src/index.ts'],
+    entry: options.entry ?? ['src/index.ts'],
     format: ['esm'],
     dts: true,
     clean: true,

@@ -6,6 +6,7 @@
  *   npx tsx scripts/train-world.ts [--steps 6000] [--max-minutes 0] [--batch-size 32] [--seed 0] [--threads 1] [--out weights]
  *                                  [--checkpoint-every 500] [--checkpoint-dir .tmp/train-world-checkpoint]
  *                                  [--resume [dir]] [--text-pretrain-steps 500] [--text-word-weight 0.03]
+ *                                  [--workers 2]
  *
  * Prints a progress line (step, loss, lr, s/step, ETA) at least every ~25 s. Ctrl-C writes a checkpoint of the
  * last finished step; `--resume` continues from it with identical results. Checkpoints (~30 MB) go to a folder
@@ -57,6 +58,7 @@ const resumeFrom = resumeRaw === undefined ? undefined : resolve(resumeRaw || op
 // a resumed run keeps checkpointing where it resumed from unless told otherwise
 const checkpointDir = resolve(option('checkpoint-dir') || resumeFrom || defaultCheckpointDir);
 const threads = integer('threads', 1, 1);
+const workers = option('workers') === undefined ? undefined : integer('workers', 2, 1);
 const maxMinutes = integer('max-minutes', DEFAULT_MAX_MINUTES, 0); // 0: no budget
 const checkpointEvery = integer('checkpoint-every', 500);
 const stepsGiven = option('steps') !== undefined;
@@ -103,6 +105,7 @@ try {
     ...(stepsGiven || !resumeFrom ? { steps } : {}),
     ...(batchSize === undefined ? {} : { batchSize }),
     ...(seed === undefined ? {} : { seed }),
+    ...(workers === undefined ? {} : { workers }),
     ...(textPretrainSteps === undefined ? {} : { textPretrainSteps }),
     ...(textPretrainWordWeight === undefined ? {} : { textPretrainWordWeight }),
     checkpointDir,
@@ -177,6 +180,7 @@ writeJsonAtomic(join(outDir, 'training.json'), {
     platform: `${process.platform} ${process.arch}`,
     tfjs_backend: tf.getBackend(),
     wasm_threads: backend.threads,
+    data_parallel_workers: result.settings.workers,
     wasm_simd: backend.simd,
   },
   finished_at: new Date().toISOString(),

@@ -119,6 +119,7 @@ export async function pretrainTextEncoder(textEncoder: CLIPTextModel, tokenizer:
   let counted = 0;
   try {
     for (let step = 1; step <= steps; step++) {
+      await new Promise<void>((resolve) => setImmediate(resolve)); // let abort signals in (see train-shapes-world.ts)
       if (options.signal?.aborted) throw new AbortedError(`pretrainTextEncoder (after step ${step - 1})`, { cause: options.signal.reason });
       const batch = drawCaptionBatch(seed, step, batchSize, emptyCaptionProbability);
       const tokenized = tokenizer.call(batch.captions, { padding: 'max_length', maxLength: tokens, truncation: true });

@@ -26,12 +26,13 @@ import {
 import { CLIPTokenizer, DDPMScheduler, registerWasmTrainingKernels, type CLIPTextModel, type UNet2DConditionModel } from '@erase/sd';
 import { shapesWorldTokenizerDir } from '../assets';
 import { PixelUnshuffleCodec } from '../codec/pixel-unshuffle';
-import { generateShapes } from '../generator/generate';
 import { TEXT_ENCODER_CONFIG, TRAINING_SCHEDULER_CONFIG, UNET_CONFIG } from '../model/configs';
 import { initTextEncoder, initUNet } from '../model/init';
 import { AdamW } from '@erase/core';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint';
+import { GradientWorkers } from './gradient-workers';
 import { pretrainTextEncoder, type PretrainTextEncoderResult } from './pretrain-text-encoder';
+import { drawBatch, shardGradients, shardSizes, sliceBatch, type ShardModels, type StepBatch } from './shard-gradients';
 
 /** Captions per step of the text pre-training stage. */
 const TEXT_PRETRAIN_BATCH = 128;
@@ -67,6 +68,13 @@ export interface ShapesWorldTrainingSettings {
   readonly textPretrainSteps: number;
   /** Weight of the word-identity loss in the text pre-training stage (default 0.03). */
   readonly textPretrainWordWeight: number;
+  /**
+   * Data parallelism S of the UNet stage: each batch is split into S contiguous shards, shard 0 computed on the
+   * calling thread and the others on S − 1 worker threads (each with its own tfjs backend, one wasm thread), and
+   * their gradients averaged with weights n_s / B (shard-gradients.ts). 1: everything on the calling thread. The
+   * result depends on S only through float rounding, but bit-for-bit reproduction needs the same S (default 1: the shipped weights).
+   */
+  readonly workers: number;
   /** transformers `config.json` of the text encoder (default `TEXT_ENCODER_CONFIG`). */
   readonly textEncoderConfig: Readonly<Record<string, unknown>>;
   /** diffusers `config.json` of the UNet (default `UNET_CONFIG`); in/out channels 12, sample size = image size / 2. */
@@ -80,8 +88,9 @@ export interface TrainShapesWorldOptions extends LongRunningOptions, Partial<Sha
   /** Write a checkpoint every this many steps (default 500; 0: only at the end and on abort). Needs `checkpointDir`. */
   readonly checkpointEvery?: number;
   /**
-   * Resume from the checkpoint in this folder. The run's settings come from the checkpoint; only `steps` may be
-   * given to extend or shorten the run, and any other explicitly given setting must equal the checkpoint's.
+   * Resume from the checkpoint in this folder. The run's settings come from the checkpoint; only `steps` (to extend
+   * or shorten the run) and `workers` (float rounding from there on differs) may be given with another value, and
+   * any other explicitly given setting must equal the checkpoint's.
    */
   readonly resumeFrom?: string;
   /**
@@ -115,6 +124,8 @@ export interface TrainShapesWorldResult {
 }
 
 const STAGE = 'train.shapes-world';
+/** Most data-parallel shards per batch (one per core is the point; more only adds copies of the models). */
+const MAX_WORKERS = 16;
 /** Steps per run are below 2²¹ so that seed · 2²¹ + k stays a safe integer. */
 const MAX_STEPS = 2 ** 21 - 1;
 
@@ -146,6 +157,7 @@ export async function trainShapesWorld(options: TrainShapesWorldOptions = {}): P
   const owned: tf.Variable[] = [];
   let optimizer: AdamW | undefined;
   let textPretrain: PretrainTextEncoderResult | undefined;
+  let pool: GradientWorkers | undefined;
   try {
     unet = initUNet(settings.unetConfig, { seed: initRng.nextUint32() });
     if (tokenizer.vocabSize > textEncoder.vocabSize || tokenizer.modelMaxLength > textEncoder.maxLength) {
@@ -211,8 +223,19 @@ export async function trainShapesWorld(options: TrainShapesWorldOptions = {}): P
       throw new InvalidOptionError({ option: 'steps', expected: `at least the checkpoint's ${startStep} steps`, received: settings.steps });
     }
 
-    const codec = new PixelUnshuffleCodec();
-    const scheduler = DDPMScheduler.fromConfig(TRAINING_SCHEDULER_CONFIG);
+    const models: ShardModels = { textEncoder, unet, codec: new PixelUnshuffleCodec(), scheduler: DDPMScheduler.fromConfig(TRAINING_SCHEDULER_CONFIG), frozenText };
+    if (settings.workers > 1 && startStep < settings.steps) {
+      // the worker threads start from the weights as they are now (fresh, pre-trained or restored)
+      const trained = [...params].filter(([, v]) => variables.includes(v));
+      pool = await GradientWorkers.start(settings.workers - 1, {
+        backend: tf.getBackend(),
+        textEncoderConfig: settings.textEncoderConfig,
+        unetConfig: settings.unetConfig,
+        params: [...params].map(([name, v]) => ({ name, data: v.dataSync() as Float32Array })),
+        trained: trained.map(([name]) => name),
+        frozenText,
+      });
+    }
     const imageSize = 2 * unet.sampleSize;
     const tokens = tokenizer.modelMaxLength;
     const lossCurve = [...state.lossCurve];
@@ -253,7 +276,7 @@ export async function trainShapesWorld(options: TrainShapesWorldOptions = {}): P
         ? (firstBatch ??= drawBatch(settings, 1, imageSize, tokenizer, tokens))
         : drawBatch(settings, step, imageSize, tokenizer, tokens);
       const lr = settings.learningRate * (settings.warmupSteps > 0 ? Math.min(1, step / settings.warmupSteps) : 1);
-      const { loss, gradNorm } = await trainStep(textEncoder, unet, codec, scheduler, batch, variables, optimizer, emaPairs, step, settings, lr, frozenText);
+      const { loss, gradNorm } = await trainStep(models, batch, variables, optimizer, emaPairs, step, settings, lr, pool);
       losses[step - startStep - 1] = loss;
       windowSum += loss;
       windowCount += 1;
@@ -265,6 +288,9 @@ export async function trainShapesWorld(options: TrainShapesWorldOptions = {}): P
       stepsDone = step;
       reportProgress(options.onProgress, { stage: STAGE, step, total: settings.steps, metrics: { loss, lr, gradNorm } });
       if ((performance.now() - started) / 1000 >= maxSeconds) break;
+      // Yield to the event loop so abort signals (a script's Ctrl-C handler) and progress output can run: a
+      // one-thread step awaits only already-resolved promises, which never let a signal handler in.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (checkpointEvery > 0 && step % checkpointEvery === 0 && step < settings.steps) await save(step);
     }
     await save(stepsDone);
@@ -279,47 +305,18 @@ export async function trainShapesWorld(options: TrainShapesWorldOptions = {}): P
     unet?.dispose();
     throw error;
   } finally {
+    await pool?.close();
     optimizer?.dispose();
     for (const v of owned) v.dispose();
   }
 }
 
-/** One step's host-side inputs. */
-interface StepBatch {
-  /** float32 [B, N, N, 3] images in [-1, 1]. */
-  readonly images: Float32Array;
-  /** int32 [B, T] token ids. */
-  readonly ids: Int32Array;
-  /** [B] integer timesteps. */
-  readonly timesteps: number[];
-  /** float32 [B, N/2, N/2, 12] noise. */
-  readonly noise: Float32Array;
-  readonly batchSize: number;
-  readonly imageSize: number;
-}
-
-/** Everything step k needs, from its own stream Rng(seed · 2²¹ + k). */
-function drawBatch(settings: ShapesWorldTrainingSettings, step: number, imageSize: number, tokenizer: CLIPTokenizer, tokens: number): StepBatch {
-  const b = settings.batchSize;
-  const rng = new Rng(settings.seed * 2 ** 21 + step);
-  const shapes = generateShapes({ count: b, seed: rng.nextUint32(), size: imageSize });
-  const captions = shapes.captions.map((caption) => (rng.uniform() < settings.emptyCaptionProbability ? '' : caption));
-  const tokenized = tokenizer.call(captions, { padding: 'max_length', maxLength: tokens, truncation: true });
-  const ids = new Int32Array(b * tokens);
-  tokenized.inputIds.forEach((row, i) => ids.set(row, i * tokens));
-  const timesteps = Array.from({ length: b }, () => rng.int(1000));
-  const latentSize = (imageSize / 2) * (imageSize / 2) * 12;
-  const noise = new Float32Array(b * latentSize);
-  for (let i = 0; i < noise.length; i++) noise[i] = rng.normal();
-  return { images: shapes.images, ids, timesteps, noise, batchSize: b, imageSize };
-}
-
-/** Forward + backward + clip + AdamW + EMA for one batch; returns the loss (before the update) and ‖g‖₂. */
+/**
+ * Forward + backward (shard 0 here, shards 1 … S − 1 on the workers) + clip + AdamW + EMA for one batch; returns the
+ * loss (before the update) and ‖g‖₂.
+ */
 async function trainStep(
-  textEncoder: CLIPTextModel,
-  unet: UNet2DConditionModel,
-  codec: PixelUnshuffleCodec,
-  scheduler: DDPMScheduler,
+  models: ShardModels,
   batch: StepBatch,
   variables: tf.Variable[],
   optimizer: AdamW,
@@ -327,26 +324,37 @@ async function trainStep(
   step: number,
   settings: ShapesWorldTrainingSettings,
   lr: number,
-  frozenText: boolean,
+  parallel: GradientWorkers | undefined,
 ): Promise<{ loss: number; gradNorm: number }> {
-  const { batchSize: b, imageSize: n } = batch;
-  const h = n / 2;
-  const inputs = tf.tidy(() => {
-    const x0 = codec.encode(tf.tensor4d(batch.images, [b, n, n, 3])); // [B, N, N, 3] -> [B, N/2, N/2, 12]
-    const noise = tf.tensor4d(batch.noise, [b, h, h, 12]); // ε [B, h, h, 12]
-    const noisy = scheduler.addNoise(x0, noise, batch.timesteps) as tf.Tensor4D; // √ᾱ_t x₀ + √(1−ᾱ_t) ε
-    const t = tf.tensor1d(batch.timesteps, 'float32'); // [B]
-    const ids = tf.tensor2d(batch.ids, [b, batch.ids.length / b], 'int32'); // [B, T]
-    // a frozen encoder runs outside the tape (no backward through it)
-    const frozenContext = frozenText ? textEncoder.encode(ids, { validateIds: false }) : undefined; // [B, T] -> [B, T, D]
-    return { noise, noisy, t, ids, frozenContext };
-  });
-  const { value, grads } = tf.variableGrads(() => {
-    const context = inputs.frozenContext ?? textEncoder.encode(inputs.ids, { validateIds: false }); // [B, T] -> [B, T, D]
-    const predicted = unet.predict(inputs.noisy, inputs.t, context); // [B, h, h, 12]
-    return tf.mean(tf.squaredDifference(predicted, inputs.noise)) as tf.Scalar; // [B, h, h, 12] -> []
-  }, variables);
+  const sizes = shardSizes(batch.batchSize, parallel ? parallel.size + 1 : 1); // n_s, Σ n_s = B
+  const starts = sizes.map((_, s) => sizes.slice(0, s).reduce((a, n) => a + n, 0));
+  // the workers start on their shards first, then this thread computes shard 0 while they run
+  const others = parallel?.compute(sizes.slice(1).map((n, s) => sliceBatch(batch, starts[s + 1] as number, n)));
+  others?.catch(() => undefined); // awaited below; this only keeps a failure during shard 0 from going unhandled
+  const own = shardGradients(models, sizes.length === 1 ? batch : sliceBatch(batch, 0, sizes[0] as number), variables);
+  let { value, grads } = own;
   try {
+    if (others) {
+      const results = await others;
+      const w = sizes.map((n) => n / batch.batchSize); // n_s / B
+      const combined = tf.tidy(() => {
+        let offset = 0;
+        const out: tf.NamedTensorMap = {};
+        for (const v of variables) {
+          let g = tf.mul(grads[v.name] as tf.Tensor, w[0] as number); // (n₀/B) ∇L₀, shape of v
+          results.forEach((r, s) => {
+            g = tf.add(g, tf.mul(tf.tensor(r.grads.subarray(offset, offset + v.size), v.shape, 'float32'), w[s + 1] as number)); // + (n_s/B) ∇L_s
+          });
+          out[v.name] = g;
+          offset += v.size;
+        }
+        const loss = results.reduce((acc, r, s) => acc + (w[s + 1] as number) * r.loss, (w[0] as number) * (value.dataSync()[0] as number)); // L = Σ (n_s/B) L_s
+        return { out, loss: tf.scalar(loss) };
+      });
+      tf.dispose([value, ...Object.values(grads)]);
+      value = combined.loss;
+      grads = combined.out;
+    }
     const normTensor = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))))); // ‖g‖₂ []
     const [lossValue, gradNorm] = [(await value.data())[0] as number, (await normTensor.data())[0] as number];
     normTensor.dispose();
@@ -365,10 +373,22 @@ async function trainStep(
     tf.tidy(() => {
       for (const [e, p] of ema) e.assign(tf.add(tf.mul(e, decay), tf.mul(p, 1 - decay))); // d θ̄ + (1 − d) θ
     });
+    if (parallel) parallel.broadcast(flatten(variables)); // the workers' copies follow the update
     return { loss: lossValue, gradNorm };
   } finally {
-    tf.dispose([value, ...Object.values(grads), inputs.noise, inputs.noisy, inputs.t, inputs.ids, ...(inputs.frozenContext ? [inputs.frozenContext] : [])]);
+    tf.dispose([value, ...Object.values(grads)]);
   }
+}
+
+/** The variables' values end to end (float32). */
+function flatten(variables: readonly tf.Variable[]): Float32Array {
+  const out = new Float32Array(variables.reduce((a, v) => a + v.size, 0));
+  let offset = 0;
+  for (const v of variables) {
+    out.set(v.dataSync() as Float32Array, offset);
+    offset += v.size;
+  }
+  return out;
 }
 
 /** Copies checkpoint values into variables. @throws InvalidOptionError naming a missing or mis-sized tensor */
@@ -396,6 +416,7 @@ const DEFAULTS: ShapesWorldTrainingSettings = {
   emptyCaptionProbability: 0.1,
   textPretrainSteps: 500,
   textPretrainWordWeight: 0.03,
+  workers: 1,
   seed: 0,
   curveEvery: 100,
   repeatFirstBatch: false,
@@ -418,10 +439,12 @@ function resolveSettings(options: TrainShapesWorldOptions, fromCheckpoint: Reado
   if (fromCheckpoint) {
     // checkpoints written before the text pre-training stage existed trained the encoder jointly
     if (fromCheckpoint.textPretrainSteps === undefined) base.textPretrainSteps = 0;
+    // … and on one thread
+    if (fromCheckpoint.workers === undefined) base.workers = 1;
     for (const key of KEYS) {
       if (fromCheckpoint[key] !== undefined) base[key] = fromCheckpoint[key];
       const given = options[key];
-      if (key !== 'steps' && given !== undefined && JSON.stringify(given) !== JSON.stringify(base[key])) {
+      if (key !== 'steps' && key !== 'workers' && given !== undefined && JSON.stringify(given) !== JSON.stringify(base[key])) {
         throw new InvalidOptionError({ option: key, expected: `the resumed checkpoint's value ${JSON.stringify(base[key])} (or leave it out)`, received: given });
       }
     }
@@ -434,6 +457,7 @@ function resolveSettings(options: TrainShapesWorldOptions, fromCheckpoint: Reado
   checkInteger('seed', s.seed, 0, 2 ** 32 - 1);
   checkInteger('curveEvery', s.curveEvery, 1);
   checkInteger('textPretrainSteps', s.textPretrainSteps, 0);
+  checkInteger('workers', s.workers, 1, Math.max(1, Math.min(s.batchSize, MAX_WORKERS)));
   if (!(s.textPretrainWordWeight >= 0)) throw new InvalidOptionError({ option: 'textPretrainWordWeight', expected: 'a number ≥ 0', received: s.textPretrainWordWeight });
   if (!(Number.isFinite(s.learningRate) && s.learningRate > 0)) throw new InvalidOptionError({ option: 'learningRate', expected: 'a positive number', received: s.learningRate });
   if (!(s.weightDecay >= 0)) throw new InvalidOptionError({ option: 'weightDecay', expected: 'a non-negative number', received: s.weightDecay });
