@@ -5,22 +5,27 @@
  * @erase/eval's `scoreErasedClass` (MACE's mean-probability protocol; top-1 alongside), and restore the model.
  *
  *   pnpm bench:erasure [--classes all|circle,moon] [--methods all|uce-2023,realera] [--seeds 50] [--other-seeds 50]
- *                      [--threads 2] [--sweep moon|none] [--out docs/results.md]
+ *                      [--threads 2] [--sweep moon|none] [--out docs/results.md] [--resume]
  *
  * Notation (percent): Acc_e ↓, Acc_s ↑, Acc_g ↓, H_o = 3 / (1/(100 − Acc_e) + 1/Acc_s + 1/(100 − Acc_g)) ↑; means
  * over classes are plain means (H_o: the mean of per-class H_o). Seeds: request (prompt, s) starts from the same
  * z_T under every method (paired comparison). Every method gets the same prompts: the class prompt to erase, the
  * anchor " ", the other nine class prompts to preserve.
- * Writes `--out` (markdown) and the same figures as JSON beside it, atomically, after every method (a partial run
- * leaves a valid, partial table).
+ * Writes `--out` (markdown) and the same figures as JSON beside it, atomically, after every (method, class) (a
+ * partial run leaves a valid, partial table). `--resume` reads that JSON first and skips every (method, class) and
+ * sweep point it already holds, and merges the file's rows into each write (under a lock file), so the full table can
+ * be built by several runs — one after another, or side by side (one process per core, e.g. with disjoint
+ * `--classes`). It refuses a file made with other seeds or from other world weights (SHA-256 of the weight files),
+ * so rows measured on different models never share a table (results-file.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { writeFileAtomic } from '@erase/core';
 import { harmonicMeanHo, scoreErasedClass, type ClassifiedImage } from '@erase/eval';
 import { SHAPE_CLASSES, loadShapesWorld, photoPrompt, sampleAndClassify, seedRange } from '@erase/shapes-world';
-import { ParameterSnapshot } from '../src/index';
+import { ParameterSnapshot, baseFingerprint } from '../src/index';
 import { BENCH_METHODS, SWEEP, type BenchMethod, type MethodRun } from './erasure-methods';
+import { mergeResults, readResultsFile, withFileLock, type ClassRow, type Figures, type MethodRows, type ResultsFile } from './results-file';
 
 const argv = process.argv.slice(2);
 function flag(name: string, fallback: string): string {
@@ -60,16 +65,28 @@ if (sweepClass !== 'none' && !classNames.includes(sweepClass)) {
   process.exit(2);
 }
 const outPath = resolve(process.env.INIT_CWD ?? process.cwd(), flag('out', 'docs/results.md'));
+const jsonPath = outPath.replace(/\.md$/, '') + '.json';
+const resume = argv.includes('--resume');
 const command = `pnpm bench:erasure ${argv.join(' ')}`.trim();
-
-interface Figures { accE: number; accS: number; accG: number; ho: number }
-interface ClassRow { erasedClass: string; meanProbability: Figures; top1: Figures; methodSeconds: number; evalSeconds: number; note?: string }
-interface MethodRows { id: string; label: string; settings: string; rows: ClassRow[] }
-interface SweepRow { parameter: string; value: string; meanProbability: Figures; methodSeconds: number }
 
 const world = await loadShapesWorld({ backend: 'wasm', threads });
 const oracle = world.oracle;
 if (!oracle) throw new Error('the embedded world has no oracle');
+const weightsSha256 = baseFingerprint(world).sha256;
+
+const comparable = { weightsSha256, seeds: seeds.length, otherSeeds: otherSeeds.length };
+const methodOrder = BENCH_METHODS.map((m) => m.id);
+
+/** The results file when `--resume` was given (undefined when absent); exits 2 naming the mismatch when it cannot be merged. */
+function readForResume(): ResultsFile | undefined {
+  if (!resume) return undefined;
+  const file = readResultsFile(jsonPath, comparable);
+  if (file && 'problem' in file) {
+    console.error(`bench:erasure: --resume refuses ${file.problem}. Move it away or run with the same settings.`);
+    process.exit(2);
+  }
+  return file;
+}
 
 /** Every UNet parameter's original value (the methods change some in place); restored after each run. */
 const original = new ParameterSnapshot(world.unet.parameters(), [...world.unet.parameters().keys()]);
@@ -114,13 +131,15 @@ const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(
 const meanFigures = (rows: Figures[]): Figures => ({ accE: mean(rows.map((r) => r.accE)), accS: mean(rows.map((r) => r.accS)), accG: mean(rows.map((r) => r.accG)), ho: mean(rows.map((r) => r.ho)) });
 const f = (x: number): string => x.toFixed(2);
 
-function markdown(results: MethodRows[], sweep: SweepRow[], done: boolean): string {
+function markdown({ commands, results, sweep }: ResultsFile): string {
   const lines: string[] = [];
+  // the columns: every class some method has a row for (a resumed table may hold more than this run's --classes)
+  const shownClasses = classNames.filter((c) => results.some((m) => m.rows.some((r) => r.erasedClass === c)));
+  const shownMethods = BENCH_METHODS.filter((m) => results.some((r) => r.id === m.id && r.rows.length > 0)).map((m) => m.id);
   lines.push('# Erasure benchmark on the embedded ShapesWorld', '');
-  lines.push(`Produced by \`${command}\` on ${new Date().toISOString().slice(0, 10)} (${threads} wasm thread(s); ${seeds.length} seeds for the erased class and each synonym prompt, ${otherSeeds.length} for each other class).`);
-  if (!done) lines.push('', '**Partial run** — the table holds the methods finished so far.');
-  if (classes.length < classNames.length || methods.length < BENCH_METHODS.length) {
-    lines.push('', `**Subset run**: ${classes.length} of ${classNames.length} classes (${classes.join(', ')}), ${methods.length} of ${BENCH_METHODS.length} methods (${methods.join(', ')}). The full table is \`pnpm bench:erasure\` with no \`--classes\`/\`--methods\` (every method × every class; hours on 2 cores).`);
+  lines.push(`Produced on ${new Date().toISOString().slice(0, 10)} by ${commands.map((c) => `\`${c}\``).join(', then ')} (${seeds.length} seeds for the erased class and each synonym prompt, ${otherSeeds.length} for each other class; world weights sha256 ${weightsSha256.slice(0, 16)}…).`);
+  if (!isComplete(results)) {
+    lines.push('', `**Subset**: ${shownClasses.length} of ${classNames.length} classes (${shownClasses.join(', ')}), ${shownMethods.length} of ${BENCH_METHODS.length} methods (${shownMethods.join(', ')}); a method's means are over the classes it has rows for. The full table is \`pnpm bench:erasure\` with no \`--classes\`/\`--methods\` (every method × every class; hours on 2 cores), or several runs with \`--resume\`.`);
   }
   lines.push('', 'Acc_e: the erased class prompt is still drawn (↓). Acc_s: the other nine classes are still drawn (↑). Acc_g: the class drawn from its synonyms, which no method sees (↓). H_o: harmonic mean of 100 − Acc_e, Acc_s, 100 − Acc_g (↑). Scores: mean oracle probability of the intended class (MACE), percent; means over the classes run. Method seconds: the erasure itself (one class); eval seconds: generating and classifying its images.', '');
   lines.push('| method | Acc_e ↓ | Acc_s ↑ | Acc_g ↓ | H_o ↑ | top-1 H_o | classes | method s / class | settings |');
@@ -132,21 +151,21 @@ function markdown(results: MethodRows[], sweep: SweepRow[], done: boolean): stri
     lines.push(`| ${m.label} | ${f(mp.accE)} | ${f(mp.accS)} | ${f(mp.accG)} | ${f(mp.ho)} | ${f(t1.ho)} | ${m.rows.length} | ${mean(m.rows.map((r) => r.methodSeconds)).toFixed(1)} | ${m.settings} |`);
   }
   lines.push('', '## H_o per class (mean probability)', '');
-  lines.push(`| method | ${classes.join(' | ')} |`);
-  lines.push(`|---|${classes.map(() => '---').join('|')}|`);
+  lines.push(`| method | ${shownClasses.join(' | ')} |`);
+  lines.push(`|---|${shownClasses.map(() => '---').join('|')}|`);
   for (const m of results) {
     const byClass = new Map(m.rows.map((r) => [r.erasedClass, r]));
-    lines.push(`| ${m.label} | ${classes.map((c) => (byClass.has(c) ? f((byClass.get(c) as ClassRow).meanProbability.ho) : '–')).join(' | ')} |`);
+    lines.push(`| ${m.label} | ${shownClasses.map((c) => (byClass.has(c) ? f((byClass.get(c) as ClassRow).meanProbability.ho) : '–')).join(' | ')} |`);
   }
   lines.push('', '## Acc_e / Acc_g per class (mean probability)', '');
-  lines.push(`| method | ${classes.join(' | ')} |`);
-  lines.push(`|---|${classes.map(() => '---').join('|')}|`);
+  lines.push(`| method | ${shownClasses.join(' | ')} |`);
+  lines.push(`|---|${shownClasses.map(() => '---').join('|')}|`);
   for (const m of results) {
     const byClass = new Map(m.rows.map((r) => [r.erasedClass, r]));
-    lines.push(`| ${m.label} | ${classes.map((c) => { const r = byClass.get(c); return r ? `${r.meanProbability.accE.toFixed(0)} / ${r.meanProbability.accG.toFixed(0)}` : '–'; }).join(' | ')} |`);
+    lines.push(`| ${m.label} | ${shownClasses.map((c) => { const r = byClass.get(c); return r ? `${r.meanProbability.accE.toFixed(0)} / ${r.meanProbability.accG.toFixed(0)}` : '–'; }).join(' | ')} |`);
   }
   if (sweep.length > 0) {
-    lines.push('', `## RealEra sweep on "${sweepClass}" (the paper's Fig. 5: D = neighbour radius D1 in units of ‖e‖, S = cosine band, M = neighbours, N = beyond samples; one parameter at a time from the defaults)`, '');
+    lines.push('', `## RealEra sweep on "${[...new Set(sweep.map((r) => r.erasedClass))].join('", "')}" (the paper's Fig. 5: D = neighbour radius D1 in units of ‖e‖, S = cosine band, M = neighbours, N = beyond samples; one parameter at a time from the defaults)`, '');
     lines.push('| parameter | value | Acc_e ↓ | Acc_s ↑ | Acc_g ↓ | H_o ↑ | method s |');
     lines.push('|---|---|---|---|---|---|---|');
     for (const r of sweep) lines.push(`| ${r.parameter} | ${r.value} | ${f(r.meanProbability.accE)} | ${f(r.meanProbability.accS)} | ${f(r.meanProbability.accG)} | ${f(r.meanProbability.ho)} | ${r.methodSeconds.toFixed(1)} |`);
@@ -155,36 +174,71 @@ function markdown(results: MethodRows[], sweep: SweepRow[], done: boolean): stri
   return lines.join('\n');
 }
 
-function write(results: MethodRows[], sweep: SweepRow[], done: boolean): void {
-  mkdirSync(dirname(outPath), { recursive: true });
-  writeFileAtomic(outPath, markdown(results, sweep, done));
-  writeFileAtomic(outPath.replace(/\.md$/, '.json'), `${JSON.stringify({ command, threads, seeds: seeds.length, otherSeeds: otherSeeds.length, done, results, sweep }, null, 2)}\n`);
+const isComplete = (results: readonly MethodRows[]): boolean =>
+  BENCH_METHODS.every((m) => classNames.every((c) => results.some((r) => r.id === m.id && r.rows.some((row) => row.erasedClass === c))));
+
+/** This run's rows (with `--resume`: merged with the file's, re-read under the lock at every write). */
+let own: ResultsFile = {
+  commands: [`${command} (${threads} wasm thread(s))`],
+  ...comparable,
+  complete: false,
+  results: BENCH_METHODS.filter((m) => methods.includes(m.id)).map((m) => ({ id: m.id, label: m.label, settings: m.settings, rows: [] })),
+  sweep: [],
+};
+
+/** `own` with the rows of `file` it lacks; exits 2 when a method's settings differ between them. */
+function mergeOrExit(file: ResultsFile): ResultsFile {
+  const merged = mergeResults(own, file, methodOrder);
+  if ('problem' in merged) {
+    console.error(`bench:erasure: --resume cannot merge ${jsonPath}: ${merged.problem}`);
+    process.exit(2);
+  }
+  return merged;
 }
 
-const results: MethodRows[] = [];
-const sweep: SweepRow[] = [];
+/** Merges `own` with the results file (`--resume`) and writes both files atomically. */
+function write(): void {
+  mkdirSync(dirname(outPath), { recursive: true });
+  withFileLock(jsonPath, () => {
+    const current = readForResume();
+    if (current) own = mergeOrExit(current);
+    own = { ...own, complete: isComplete(own.results) };
+    writeFileAtomic(outPath, markdown(own));
+    writeFileAtomic(jsonPath, `${JSON.stringify(own, null, 2)}\n`);
+  });
+}
+
+const previous = readForResume();
+if (previous) {
+  own = mergeOrExit(previous);
+  console.log(`bench:erasure: resuming ${jsonPath}: ${previous.results.reduce((a, m) => a + m.rows.length, 0)} rows and ${previous.sweep.length} sweep points kept`);
+}
 const benchStarted = performance.now();
+const has = (id: string, erased: string): boolean => own.results.some((m) => m.id === id && m.rows.some((r) => r.erasedClass === erased));
 for (const id of methods) {
   const method = BENCH_METHODS.find((m) => m.id === id) as BenchMethod;
-  const rows: MethodRows = { id, label: method.label, settings: method.settings, rows: [] };
-  results.push(rows);
   for (const erased of classes) {
+    if (has(id, erased)) continue; // measured before (--resume), or meanwhile by a run beside this one
     const row = await runOne(method, erased);
-    rows.rows.push(row);
+    if (has(id, erased)) continue;
+    (own.results.find((m) => m.id === id) as MethodRows).rows.push(row);
     const mp = row.meanProbability;
     console.log(`${method.label.padEnd(28)} ${erased.padEnd(8)} Acc_e ${f(mp.accE)}  Acc_s ${f(mp.accS)}  Acc_g ${f(mp.accG)}  H_o ${f(mp.ho)}  (method ${row.methodSeconds.toFixed(1)} s, eval ${row.evalSeconds.toFixed(1)} s)`);
-    write(results, sweep, false);
+    write();
   }
 }
 if (sweepClass !== 'none') {
   for (const point of SWEEP) {
+    const done = (): boolean => own.sweep.some((r) => r.erasedClass === sweepClass && r.parameter === point.parameter && r.value === point.value);
+    if (done()) continue;
     const row = await runOne(BENCH_METHODS.find((m) => m.id === point.method) as BenchMethod, sweepClass, point.overrides);
-    sweep.push({ parameter: point.parameter, value: point.value, meanProbability: row.meanProbability, methodSeconds: row.methodSeconds });
+    if (done()) continue;
+    own.sweep.push({ erasedClass: sweepClass, parameter: point.parameter, value: point.value, meanProbability: row.meanProbability, methodSeconds: row.methodSeconds });
     console.log(`sweep ${point.parameter} = ${point.value}: H_o ${f(row.meanProbability.ho)}`);
-    write(results, sweep, false);
+    write();
   }
 }
-write(results, sweep, true);
+write();
 console.log(`wrote ${outPath} (${((performance.now() - benchStarted) / 60000).toFixed(1)} min)`);
 original.dispose();
 world.dispose();

@@ -1,0 +1,80 @@
+import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { mergeResults, readResultsFile, withFileLock, type ClassRow, type ResultsFile } from '../bench/results-file';
+
+const figures = (x: number) => ({ accE: x, accS: x, accG: x, ho: x });
+const row = (erasedClass: string, x: number): ClassRow => ({ erasedClass, meanProbability: figures(x), top1: figures(x), methodSeconds: 1, evalSeconds: 2 });
+const comparable = { weightsSha256: 'abc', seeds: 50, otherSeeds: 20 };
+function file(commands: string[], results: ResultsFile['results'], sweep: ResultsFile['sweep'] = []): ResultsFile {
+  return { commands, ...comparable, complete: false, results, sweep };
+}
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'bench-results-'));
+  dirs.push(d);
+  return d;
+}
+
+describe('erasure benchmark results file', () => {
+  it('merges rows by (method, class), keeps the first row of a key, orders methods, adds new commands once', () => {
+    const a = file(['run a'], [{ id: 'uce-2023', label: 'UCE 2023', settings: 's', rows: [row('moon', 1)] }]);
+    const b = file(['run a', 'run b'], [
+      { id: 'realera', label: 'RealEra', settings: 'r', rows: [row('moon', 3)] },
+      { id: 'uce-2023', label: 'UCE 2023', settings: 's', rows: [row('moon', 2), row('heart', 4)] },
+    ]);
+    const merged = mergeResults(a, b, ['original', 'uce-2023', 'realera']);
+    if ('problem' in merged) throw new Error(merged.problem);
+    expect(merged.results.map((m) => m.id)).toEqual(['uce-2023', 'realera']);
+    expect(merged.results[0]?.rows.map((r) => [r.erasedClass, r.meanProbability.accE])).toEqual([['moon', 1], ['heart', 4]]);
+    expect(merged.commands).toEqual(['run a', 'run b']);
+  });
+
+  it('merges sweep points by (class, parameter, value)', () => {
+    const point = (value: string, x: number) => ({ erasedClass: 'moon', parameter: 'D', value, meanProbability: figures(x), methodSeconds: 1 });
+    const merged = mergeResults(file([], [], [point('1', 1)]), file([], [], [point('1', 9), point('2', 2)]), []);
+    if ('problem' in merged) throw new Error(merged.problem);
+    expect(merged.sweep.map((p) => [p.value, p.meanProbability.ho])).toEqual([['1', 1], ['2', 2]]);
+  });
+
+  it('refuses to merge a method measured with other settings', () => {
+    const a = file([], [{ id: 'ca', label: 'CA', settings: '100 steps', rows: [row('moon', 1)] }]);
+    const b = file([], [{ id: 'ca', label: 'CA', settings: '400 steps', rows: [row('heart', 1)] }]);
+    const merged = mergeResults(a, b, ['ca']);
+    expect('problem' in merged && merged.problem).toMatch(/ca's settings differ/);
+  });
+
+  it('reads a file back and refuses one from other weights or seeds, naming the file', () => {
+    const dir = tempDir();
+    const path = join(dir, 'results.json');
+    expect(readResultsFile(path, comparable)).toBeUndefined();
+    writeFileSync(path, JSON.stringify(file(['x'], [])));
+    expect(readResultsFile(path, comparable)).toMatchObject({ commands: ['x'] });
+    const other = readResultsFile(path, { ...comparable, weightsSha256: 'def' });
+    expect(other && 'problem' in other && other.problem).toMatch(/results\.json was measured on other world weights/);
+    const seeds = readResultsFile(path, { ...comparable, seeds: 10 });
+    expect(seeds && 'problem' in seeds && seeds.problem).toMatch(/used --seeds 50 --other-seeds 20/);
+    writeFileSync(path, '{ not json');
+    const broken = readResultsFile(path, comparable);
+    expect(broken && 'problem' in broken && broken.problem).toMatch(/not readable JSON/);
+  });
+
+  it('the lock is held during the call and released after it, also when the call throws; a stale lock is taken over', () => {
+    const dir = tempDir();
+    const path = join(dir, 'results.json');
+    expect(withFileLock(path, () => existsSync(`${path}.lock`))).toBe(true);
+    expect(existsSync(`${path}.lock`)).toBe(false);
+    expect(() => withFileLock(path, () => { throw new Error('inside'); })).toThrow('inside');
+    expect(existsSync(`${path}.lock`)).toBe(false);
+    writeFileSync(`${path}.lock`, '');
+    const old = new Date(Date.now() - 120_000);
+    utimesSync(`${path}.lock`, old, old);
+    expect(withFileLock(path, () => 7)).toBe(7);
+    expect(existsSync(`${path}.lock`)).toBe(false);
+  });
+});
