@@ -135,7 +135,7 @@ console.log(
 );
 
 const environment: RunEnvironment = {
-  command: `tsx scripts/eval-world.ts${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}`,
+  command: ['tsx scripts/eval-world.ts', ...process.argv.slice(2).filter((arg) => arg !== '--')].join(' '),
   date: new Date().toISOString(),
   weightsDir: relative(repoRoot, dir) || dir,
   backend: info.tfjsName,

@@ -1,6 +1,6 @@
 // Tests of saveShapesWorld → loadShapesWorld on a folder written from a tiny training run (wasm): the bundle loads
 // as a DiffusionModel, generates images of the right shape, leaks nothing, and missing files give typed errors.
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -42,7 +42,7 @@ describe('loadShapesWorld', () => {
     const model = await loadShapesWorld({ dir, oracle: false });
     expect(model.source).toBe('embedded:shapes-world');
     expect(model.latentShape).toEqual([4, 4, 12]);
-    expect(model.defaultGuidanceScale).toBe(5);
+    expect(model.defaultGuidanceScale).toBe(3);
     expect(model.scheduler).toBeInstanceOf(DDIMScheduler);
     expect(model.textEncoder.maxLength).toBe(16);
     expect(model.oracle).toBeUndefined();
@@ -69,6 +69,22 @@ describe('loadShapesWorld', () => {
     const error = await loadShapesWorld({ dir: copy }).catch((e: unknown) => e);
     expect(FileFormatError.isInstance(error)).toBe(true);
     expect((error as Error).message).toContain(join(copy, 'oracle', 'model.safetensors'));
+  });
+
+  it("takes the guidance scale from model_index.json and rejects a bad one, naming the file", async () => {
+    const copy = join(root, 'guidance');
+    cpSync(dir, copy, { recursive: true });
+    const indexFile = join(copy, 'model_index.json');
+    const index = JSON.parse(readFileSync(indexFile, 'utf8')) as Record<string, unknown>;
+    writeFileSync(indexFile, JSON.stringify({ ...index, guidance_scale: 2.5 }));
+    const model = await loadShapesWorld({ dir: copy, oracle: false });
+    expect(model.defaultGuidanceScale).toBe(2.5);
+    model.dispose();
+    writeFileSync(indexFile, JSON.stringify({ ...index, guidance_scale: 'high' }));
+    const error = await loadShapesWorld({ dir: copy, oracle: false }).catch((e: unknown) => e);
+    expect(FileFormatError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toContain(indexFile);
+    expect((error as Error).message).toContain('guidance_scale');
   });
 
   it('defaults to the package weights folder', () => {

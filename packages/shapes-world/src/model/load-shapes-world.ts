@@ -5,9 +5,9 @@
  * The bundle: textEncoder = ClipTextEncoder(CLIPTokenizer, CLIPTextModel) (T = 16, D = 64), unet =
  * UNet2DConditionModel (ε-prediction on 12×12×12 latents), scheduler = DDIM from `scheduler/scheduler_config.json`
  * (20 steps, 'leading' + offset 1, x̂₀ clipped), codec = PixelUnshuffleCodec (24×24×3 ↔ 12×12×12, scaling 1),
- * guidance 5, source `embedded:shapes-world`.
+ * guidance from `model_index.json`'s `guidance_scale` (default 3, `WORLD_GUIDANCE_SCALE`), source `embedded:shapes-world`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FileFormatError, InvalidOptionError, type DiffusionModel, type Scheduler } from '@erase/core';
 import {
@@ -50,7 +50,7 @@ export class ShapesWorldModel implements DiffusionModel {
   readonly textEncoder: ClipTextEncoder;
   readonly codec = new PixelUnshuffleCodec();
   readonly latentShape: readonly [number, number, number];
-  readonly defaultGuidanceScale = WORLD_GUIDANCE_SCALE;
+  readonly defaultGuidanceScale: number;
 
   /** @internal use `loadShapesWorld`. */
   constructor(
@@ -62,7 +62,10 @@ export class ShapesWorldModel implements DiffusionModel {
     readonly scheduler: Scheduler,
     /** The oracle classifier (images [B, 24, 24, 3] in [-1, 1] → class probabilities), when loaded. */
     readonly oracle: OracleClassifier | undefined,
+    /** `model_index.json`'s `guidance_scale` (default `WORLD_GUIDANCE_SCALE`). */
+    defaultGuidanceScale: number = WORLD_GUIDANCE_SCALE,
   ) {
+    this.defaultGuidanceScale = defaultGuidanceScale;
     this.textEncoder = new ClipTextEncoder(tokenizer, textModel);
     this.latentShape = [unet.sampleSize, unet.sampleSize, unet.inChannels];
   }
@@ -107,6 +110,7 @@ export async function loadShapesWorld(options: LoadShapesWorldOptions = {}): Pro
     }
     await useBackend(options.backend, options.threads === undefined ? {} : { threads: options.threads });
   }
+  const guidanceScale = readGuidanceScale(join(dir, 'model_index.json'));
   const tokenizer = CLIPTokenizer.fromPretrained(join(dir, 'tokenizer'));
   const scheduler = schedulerFromPretrained(join(dir, 'scheduler'));
   const textModel = await CLIPTextModel.fromPretrained(join(dir, 'text_encoder'));
@@ -121,11 +125,30 @@ export async function loadShapesWorld(options: LoadShapesWorldOptions = {}): Pro
       throw new FileFormatError({ file: join(dir, 'unet', 'config.json'), expected: 'in_channels 12 (pixel-unshuffled RGB)', problem: `is ${unet.inChannels}` });
     }
     if (wantOracle) oracle = loadOracle(oraclePath);
-    return new ShapesWorldModel(dir, tokenizer, textModel, unet, scheduler, oracle);
+    return new ShapesWorldModel(dir, tokenizer, textModel, unet, scheduler, oracle, guidanceScale);
   } catch (error) {
     textModel.dispose();
     unet?.dispose();
     oracle?.dispose();
     throw error;
   }
+}
+
+/** `guidance_scale` of `model_index.json` (a number ≥ 1), or `WORLD_GUIDANCE_SCALE` when the field is absent. */
+function readGuidanceScale(file: string): number {
+  let index: unknown;
+  try {
+    index = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new FileFormatError({ file, expected: 'a JSON object', problem: error instanceof Error ? error.message : String(error) });
+  }
+  if (typeof index !== 'object' || index === null || Array.isArray(index)) {
+    throw new FileFormatError({ file, expected: 'a JSON object', problem: `is ${Array.isArray(index) ? 'an array' : String(index)}` });
+  }
+  const value = (index as Record<string, unknown>)['guidance_scale'];
+  if (value === undefined) return WORLD_GUIDANCE_SCALE;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 1) {
+    throw new FileFormatError({ file, expected: 'guidance_scale: a number ≥ 1', problem: `is ${JSON.stringify(value)}` });
+  }
+  return value;
 }

@@ -72,7 +72,8 @@ export interface ShapesWorldTrainingSettings {
    * Data parallelism S of the UNet stage: each batch is split into S contiguous shards, shard 0 computed on the
    * calling thread and the others on S − 1 worker threads (each with its own tfjs backend, one wasm thread), and
    * their gradients averaged with weights n_s / B (shard-gradients.ts). 1: everything on the calling thread. The
-   * result depends on S only through float rounding, but bit-for-bit reproduction needs the same S (default 1: the shipped weights).
+   * result depends on S only through float rounding, but bit-for-bit reproduction needs the same S (default 1; the
+   * shipped weights were trained with 2, the default of scripts/train-world.ts).
    */
   readonly workers: number;
   /** transformers `config.json` of the text encoder (default `TEXT_ENCODER_CONFIG`). */
