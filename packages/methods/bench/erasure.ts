@@ -16,7 +16,7 @@
  * sweep point it already holds, and merges the file's rows into each write (under a lock file), so the full table can
  * be built by several runs — one after another, or side by side (one process per core, e.g. with disjoint
  * `--classes`). It refuses a file made with other seeds or from other world weights (SHA-256 of the weight files),
- * so rows measured on different models never share a table (results-file.ts).
+ * or sampled at another guidance scale, so rows measured on different models never share a table (results-file.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -74,7 +74,7 @@ const oracle = world.oracle;
 if (!oracle) throw new Error('the embedded world has no oracle');
 const weightsSha256 = baseFingerprint(world).sha256;
 
-const comparable = { weightsSha256, seeds: seeds.length, otherSeeds: otherSeeds.length };
+const comparable = { weightsSha256, guidanceScale: world.defaultGuidanceScale, seeds: seeds.length, otherSeeds: otherSeeds.length };
 const methodOrder = BENCH_METHODS.map((m) => m.id);
 
 /** The results file when `--resume` was given (undefined when absent); exits 2 naming the mismatch when it cannot be merged. */
@@ -137,7 +137,7 @@ function markdown({ commands, results, sweep }: ResultsFile): string {
   const shownClasses = classNames.filter((c) => results.some((m) => m.rows.some((r) => r.erasedClass === c)));
   const shownMethods = BENCH_METHODS.filter((m) => results.some((r) => r.id === m.id && r.rows.length > 0)).map((m) => m.id);
   lines.push('# Erasure benchmark on the embedded ShapesWorld', '');
-  lines.push(`Produced on ${new Date().toISOString().slice(0, 10)} by ${commands.map((c) => `\`${c}\``).join(', then ')} (${seeds.length} seeds for the erased class and each synonym prompt, ${otherSeeds.length} for each other class; world weights sha256 ${weightsSha256.slice(0, 16)}…).`);
+  lines.push(`Produced on ${new Date().toISOString().slice(0, 10)} by ${commands.map((c) => `\`${c}\``).join(', then ')} (${seeds.length} seeds for the erased class and each synonym prompt, ${otherSeeds.length} for each other class; world weights sha256 ${weightsSha256.slice(0, 16)}…, guidance ${world.defaultGuidanceScale}).`);
   if (!isComplete(results)) {
     lines.push('', `**Subset**: ${shownClasses.length} of ${classNames.length} classes (${shownClasses.join(', ')}), ${shownMethods.length} of ${BENCH_METHODS.length} methods (${shownMethods.join(', ')}); a method's means are over the classes it has rows for. The full table is \`pnpm bench:erasure\` with no \`--classes\`/\`--methods\` (every method × every class; hours on 2 cores), or several runs with \`--resume\`.`);
   }

@@ -16,6 +16,8 @@ export interface ResultsFile {
   commands: string[];
   /** SHA-256 of the world's weight files (rows from other weights are refused). */
   weightsSha256: string;
+  /** The world's sampling guidance (model_index.json's `guidance_scale`: not part of the weight files' hash). */
+  guidanceScale: number;
   seeds: number;
   otherSeeds: number;
   /** Every method × every class present. */
@@ -25,7 +27,7 @@ export interface ResultsFile {
 }
 
 /** What rows must share to sit in one table. */
-export interface Comparable { weightsSha256: string; seeds: number; otherSeeds: number }
+export interface Comparable { weightsSha256: string; guidanceScale: number; seeds: number; otherSeeds: number }
 
 /**
  * Reads `path` (undefined when absent) and checks it was measured like this run.
@@ -41,6 +43,7 @@ export function readResultsFile(path: string, expect: Comparable): ResultsFile |
   }
   const problems = [
     file.weightsSha256 !== expect.weightsSha256 ? `was measured on other world weights (sha256 ${String(file.weightsSha256)}; these are ${expect.weightsSha256})` : '',
+    file.guidanceScale !== expect.guidanceScale ? `sampled at guidance ${String(file.guidanceScale)} (this world samples at ${expect.guidanceScale})` : '',
     file.seeds !== expect.seeds || file.otherSeeds !== expect.otherSeeds ? `used --seeds ${String(file.seeds)} --other-seeds ${String(file.otherSeeds)}` : '',
     !Array.isArray(file.results) || !Array.isArray(file.sweep) || !Array.isArray(file.commands) ? 'lacks the commands/results/sweep arrays' : '',
   ].filter(Boolean);

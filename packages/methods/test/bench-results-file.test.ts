@@ -6,7 +6,7 @@ import { mergeResults, readResultsFile, withFileLock, type ClassRow, type Result
 
 const figures = (x: number) => ({ accE: x, accS: x, accG: x, ho: x });
 const row = (erasedClass: string, x: number): ClassRow => ({ erasedClass, meanProbability: figures(x), top1: figures(x), methodSeconds: 1, evalSeconds: 2 });
-const comparable = { weightsSha256: 'abc', seeds: 50, otherSeeds: 20 };
+const comparable = { weightsSha256: 'abc', guidanceScale: 3, seeds: 50, otherSeeds: 20 };
 function file(commands: string[], results: ResultsFile['results'], sweep: ResultsFile['sweep'] = []): ResultsFile {
   return { commands, ...comparable, complete: false, results, sweep };
 }
@@ -49,7 +49,7 @@ describe('erasure benchmark results file', () => {
     expect('problem' in merged && merged.problem).toMatch(/ca's settings differ/);
   });
 
-  it('reads a file back and refuses one from other weights or seeds, naming the file', () => {
+  it('reads a file back and refuses one from other weights, guidance or seeds, naming the file', () => {
     const dir = tempDir();
     const path = join(dir, 'results.json');
     expect(readResultsFile(path, comparable)).toBeUndefined();
@@ -57,6 +57,8 @@ describe('erasure benchmark results file', () => {
     expect(readResultsFile(path, comparable)).toMatchObject({ commands: ['x'] });
     const other = readResultsFile(path, { ...comparable, weightsSha256: 'def' });
     expect(other && 'problem' in other && other.problem).toMatch(/results\.json was measured on other world weights/);
+    const guidance = readResultsFile(path, { ...comparable, guidanceScale: 5 });
+    expect(guidance && 'problem' in guidance && guidance.problem).toMatch(/sampled at guidance 3 \(this world samples at 5\)/);
     const seeds = readResultsFile(path, { ...comparable, seeds: 10 });
     expect(seeds && 'problem' in seeds && seeds.problem).toMatch(/used --seeds 50 --other-seeds 20/);
     writeFileSync(path, '{ not json');
