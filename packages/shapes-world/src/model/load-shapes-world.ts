@@ -7,7 +7,7 @@
  * (20 steps, 'leading' + offset 1, x̂₀ clipped), codec = PixelUnshuffleCodec (24×24×3 ↔ 12×12×12, scaling 1),
  * guidance from `model_index.json`'s `guidance_scale` (default 3, `WORLD_GUIDANCE_SCALE`), source `embedded:shapes-world`.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FileFormatError, InvalidOptionError, type DiffusionModel, type Scheduler } from '@erase/core';
 import {
@@ -21,6 +21,7 @@ import {
 import { shapesWorldTokenizerDir } from '../assets';
 import { PixelUnshuffleCodec } from '../codec/pixel-unshuffle';
 import { loadOracle } from '../oracle/oracle-weights';
+import { readJsonFile } from '../train/read-json';
 import type { OracleClassifier } from '../oracle/oracle-cnn';
 import { WORLD_GUIDANCE_SCALE } from './configs';
 
@@ -136,16 +137,7 @@ export async function loadShapesWorld(options: LoadShapesWorldOptions = {}): Pro
 
 /** `guidance_scale` of `model_index.json` (a number ≥ 1), or `WORLD_GUIDANCE_SCALE` when the field is absent. */
 function readGuidanceScale(file: string): number {
-  let index: unknown;
-  try {
-    index = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new FileFormatError({ file, expected: 'a JSON object', problem: error instanceof Error ? error.message : String(error) });
-  }
-  if (typeof index !== 'object' || index === null || Array.isArray(index)) {
-    throw new FileFormatError({ file, expected: 'a JSON object', problem: `is ${Array.isArray(index) ? 'an array' : String(index)}` });
-  }
-  const value = (index as Record<string, unknown>)['guidance_scale'];
+  const value = readJsonFile(file)['guidance_scale'];
   if (value === undefined) return WORLD_GUIDANCE_SCALE;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 1) {
     throw new FileFormatError({ file, expected: 'guidance_scale: a number ≥ 1', problem: `is ${JSON.stringify(value)}` });
