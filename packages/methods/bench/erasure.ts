@@ -131,13 +131,19 @@ const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(
 const meanFigures = (rows: Figures[]): Figures => ({ accE: mean(rows.map((r) => r.accE)), accS: mean(rows.map((r) => r.accS)), accG: mean(rows.map((r) => r.accG)), ho: mean(rows.map((r) => r.ho)) });
 const f = (x: number): string => x.toFixed(2);
 
+/** A stored command in backticks, its thread-count note outside them. */
+function quoteCommand(stored: string): string {
+  const note = / \((\d+ wasm thread\(s\))\)$/.exec(stored);
+  return note ? `\`${stored.slice(0, note.index)}\` (${note[1]})` : `\`${stored}\``;
+}
+
 function markdown({ commands, results, sweep }: ResultsFile): string {
   const lines: string[] = [];
   // the columns: every class some method has a row for (a resumed table may hold more than this run's --classes)
   const shownClasses = classNames.filter((c) => results.some((m) => m.rows.some((r) => r.erasedClass === c)));
   const shownMethods = BENCH_METHODS.filter((m) => results.some((r) => r.id === m.id && r.rows.length > 0)).map((m) => m.id);
   lines.push('# Erasure benchmark on the embedded ShapesWorld', '');
-  lines.push(`Produced on ${new Date().toISOString().slice(0, 10)} by ${commands.map((c) => `\`${c}\``).join(', then ')} (${seeds.length} seeds for the erased class and each synonym prompt, ${otherSeeds.length} for each other class; world weights sha256 ${weightsSha256.slice(0, 16)}…, guidance ${world.defaultGuidanceScale}).`);
+  lines.push(`Produced on ${new Date().toISOString().slice(0, 10)} by ${commands.map(quoteCommand).join(', then ')} (${seeds.length} seeds for the erased class and each synonym prompt, ${otherSeeds.length} for each other class; world weights sha256 ${weightsSha256.slice(0, 16)}…, guidance ${world.defaultGuidanceScale}).`);
   if (!isComplete(results)) {
     lines.push('', `**Subset**: ${shownClasses.length} of ${classNames.length} classes (${shownClasses.join(', ')}), ${shownMethods.length} of ${BENCH_METHODS.length} methods (${shownMethods.join(', ')}); a method's means are over the classes it has rows for. The full table is \`pnpm bench:erasure\` with no \`--classes\`/\`--methods\` (every method × every class; hours on 2 cores), or several runs with \`--resume\`.`);
   }

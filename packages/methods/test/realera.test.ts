@@ -103,6 +103,29 @@ describe('realEra() on the fake attention model', () => {
     other.dispose();
   });
 
+  it('mined samples are rescaled to ‖e‖ by default, so the closed form still erases the concept; rescale "none" keeps them as drawn', async () => {
+    const residualAfter = async (sampler: RealEraOptions['sampler']): Promise<{ rescale: string; residual: number }> => {
+      const model = attentionModel();
+      const before = await snapshot(model);
+      const result = await realEra(model, { concepts: [CONCEPT], stages: { lora: false }, sampler, seed: 3 });
+      const after = await snapshot(model);
+      const c = await promptRows(model, CONCEPT);
+      const a = await promptRows(model, ANCHOR);
+      let total = 0;
+      for (const [key, wOrg] of before) total += residual(c, a, after.get(key)!, wOrg, 4) / residual(c, a, wOrg, wOrg, 4);
+      const rescale = result.options.sampler.rescale;
+      result.dispose();
+      model.dispose();
+      return { rescale, residual: total / before.size };
+    };
+    const rescaled = await residualAfter({ numNeighbours: 10, numBeyond: 10 });
+    const drawn = await residualAfter({ numNeighbours: 10, numBeyond: 10, rescale: 'none' });
+    console.info(`mean relative ‖W c − W_org c*‖ after the closed form: rescaled ${rescaled.residual.toFixed(3)}, as drawn ${drawn.residual.toFixed(3)}`);
+    expect(rescaled.rescale).toBe('original-norm');
+    expect(drawn.rescale).toBe('none');
+    expect(rescaled.residual).toBeLessThan(drawn.residual);
+  });
+
   it('LoRA stage: lowers the eq. 8 loss on fresh (z_t, t) and alternates eq. 8 / eq. 9 only with mining', async () => {
     const model = attentionModel();
     const z0 = latents();
