@@ -28,13 +28,13 @@ export function readJsonConfig(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
-    throw new FileFormatError({ file: path, expected: 'a JSON config file', problem: 'cannot be read', cause });
+    throw new FileFormatError({ file: path, expected: 'a JSON config file', problem: `cannot be read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, cause });
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (cause) {
-    throw new FileFormatError({ file: path, expected: 'valid JSON', problem: 'is not valid JSON', cause });
+    throw new FileFormatError({ file: path, expected: 'valid JSON', problem: `is not valid JSON (${(cause as Error).message})`, cause });
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new FileFormatError({ file: path, expected: 'a JSON object', problem: 'top-level value is not an object' });

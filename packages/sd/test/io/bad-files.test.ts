@@ -9,6 +9,7 @@ import {
   loadComponent,
   loadSingleFileCheckpoint,
   openSafetensors,
+  readJsonConfig,
   readSafetensors,
   writeSafetensors,
 } from '../../src/io/index';
@@ -238,5 +239,26 @@ describe('pickle checkpoints and missing folders', () => {
     mkdirSync(e);
     writeSafetensors(join(e, 'diffusion_pytorch_model.safetensors'), new Map([['w', { dtype: 'F32', shape: [1], data: [1] }]]));
     expectError(() => loadComponent(e), FileFormatError, join(e, 'config.json'));
+  });
+});
+
+describe('malformed JSON configs (readJsonConfig)', () => {
+  const dir = tempDir();
+
+  it('a missing file names the file and the errno code', () => {
+    const path = join(dir, 'absent.json');
+    expect(expectError(() => readJsonConfig(path), FileFormatError, path).message).toContain('ENOENT');
+  });
+
+  it('invalid JSON names the file and the parser message; a non-object is refused', () => {
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{"a": 1,');
+    expect(expectError(() => readJsonConfig(bad), FileFormatError, bad).message).toMatch(/not valid JSON \(.+\)/);
+    const list = join(dir, 'list.json');
+    writeFileSync(list, '[1, 2]');
+    expectError(() => readJsonConfig(list), FileFormatError, list);
+    const good = join(dir, 'good.json');
+    writeFileSync(good, '{"sample_size": 8}');
+    expect(readJsonConfig(good)).toEqual({ sample_size: 8 });
   });
 });

@@ -13,6 +13,7 @@ import { FileFormatError, InvalidOptionError, type DiffusionModel, type Schedule
 import {
   CLIPTextModel,
   CLIPTokenizer,
+  readJsonConfig,
   ClipTextEncoder,
   schedulerFromPretrained,
   UNet2DConditionModel,
@@ -21,7 +22,6 @@ import {
 import { shapesWorldTokenizerDir } from '../assets';
 import { PixelUnshuffleCodec } from '../codec/pixel-unshuffle';
 import { loadOracle } from '../oracle/oracle-weights';
-import { readJsonFile } from '../train/read-json';
 import type { OracleClassifier } from '../oracle/oracle-cnn';
 import { WORLD_GUIDANCE_SCALE } from './configs';
 
@@ -137,7 +137,7 @@ export async function loadShapesWorld(options: LoadShapesWorldOptions = {}): Pro
 
 /** `guidance_scale` of `model_index.json` (a number ≥ 1), or `WORLD_GUIDANCE_SCALE` when the field is absent. */
 function readGuidanceScale(file: string): number {
-  const value = readJsonFile(file)['guidance_scale'];
+  const value = readJsonConfig(file)['guidance_scale'];
   if (value === undefined) return WORLD_GUIDANCE_SCALE;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 1) {
     throw new FileFormatError({ file, expected: 'guidance_scale: a number ≥ 1', problem: `is ${JSON.stringify(value)}` });

@@ -8,9 +8,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { FileFormatError } from '@erase/core';
-import { readSafetensors, writeSafetensors, type HostTensor, type TensorToWrite } from '@erase/sd';
+import { readJsonConfig, readSafetensors, writeSafetensors, type HostTensor, type TensorToWrite } from '@erase/sd';
 import { writeJsonFileAtomic as writeJsonAtomic } from '@erase/core';
-import { readJsonFile } from './read-json';
 
 /** `format` field of checkpoint.json. */
 export const CHECKPOINT_FORMAT = 'shapes-world-training-checkpoint';
@@ -84,7 +83,7 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
   for (const file of [paths.state, paths.tensors]) {
     if (!existsSync(file)) throw new FileFormatError({ file, expected: 'a training checkpoint file', problem: 'does not exist' });
   }
-  const raw = readJsonFile(paths.state);
+  const raw = readJsonConfig(paths.state);
   if (raw.format !== CHECKPOINT_FORMAT || raw.version !== CHECKPOINT_VERSION) {
     throw new FileFormatError({ file: paths.state, expected: `format "${CHECKPOINT_FORMAT}" version ${CHECKPOINT_VERSION}`, problem: `has format ${JSON.stringify(raw.format)} version ${JSON.stringify(raw.version)}` });
   }
