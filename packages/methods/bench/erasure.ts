@@ -185,12 +185,18 @@ const isComplete = (results: readonly MethodRows[]): boolean =>
 
 /** This run's rows (with `--resume`: merged with the file's, re-read under the lock at every write). */
 let own: ResultsFile = {
-  commands: [`${command} (${threads} wasm thread(s))`],
+  commands: [], // this run's command joins once it has measured something (see `measured`)
   ...comparable,
   complete: false,
   results: BENCH_METHODS.filter((m) => methods.includes(m.id)).map((m) => ({ id: m.id, label: m.label, settings: m.settings, rows: [] })),
   sweep: [],
 };
+
+/** Records this run's command in the results (once), after its first measured row or sweep point. */
+function measured(): void {
+  const stored = `${command} (${threads} wasm thread(s))`;
+  if (!own.commands.includes(stored)) own = { ...own, commands: [...own.commands, stored] };
+}
 
 /** `own` with the rows of `file` it lacks; exits 2 when a method's settings differ between them. */
 function mergeOrExit(file: ResultsFile): ResultsFile {
@@ -228,6 +234,7 @@ for (const id of methods) {
     const row = await runOne(method, erased);
     if (has(id, erased)) continue;
     (own.results.find((m) => m.id === id) as MethodRows).rows.push(row);
+    measured();
     const mp = row.meanProbability;
     console.log(`${method.label.padEnd(28)} ${erased.padEnd(8)} Acc_e ${f(mp.accE)}  Acc_s ${f(mp.accS)}  Acc_g ${f(mp.accG)}  H_o ${f(mp.ho)}  (method ${row.methodSeconds.toFixed(1)} s, eval ${row.evalSeconds.toFixed(1)} s)`);
     write();
@@ -240,6 +247,7 @@ if (sweepClass !== 'none') {
     const row = await runOne(BENCH_METHODS.find((m) => m.id === point.method) as BenchMethod, sweepClass, point.overrides);
     if (done()) continue;
     own.sweep.push({ erasedClass: sweepClass, parameter: point.parameter, value: point.value, meanProbability: row.meanProbability, methodSeconds: row.methodSeconds });
+    measured();
     console.log(`sweep ${point.parameter} = ${point.value}: H_o ${f(row.meanProbability.ho)}`);
     write();
   }
