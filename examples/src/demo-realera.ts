@@ -74,7 +74,7 @@ const erasure = await realEra(world, {
   preserveConcepts: SHAPE_CLASSES.filter((c) => c !== erased).map((c) => photoPrompt(c.name)),
   // The settings of "RealEra (full, as drawn)" in docs/results.md: closed form without mined samples, neighbours and
   // beyond samples drawn fresh (not rescaled) in the LoRA stage. realEra()'s defaults (mined samples rescaled to ‖e‖,
-  // also in the closed form) leave less of the concept in its synonyms on this world but cost ≈ 20 points of Acc_s
+  // also in the closed form) leave less of the concept in its synonyms on this world but cost ≈ 24 points of Acc_s
   // ("RealEra (full, rescaled)").
   sampler: { rescale: 'none' },
   closedForm: { lambda: 0.1, useMinedSamples: false },

@@ -132,7 +132,7 @@ export const BENCH_METHODS: readonly BenchMethod[] = [
  * are swept on the closed form with mined samples (the LoRA stage draws a fixed number per step).
  */
 export const SWEEP: readonly { method: string; parameter: string; value: string; overrides: Record<string, unknown> }[] = [
-  // D1 ≤ 0.75‖e‖ cannot reach the band [0.3, 0.7] on the world (every proposal has cos above 0.7); D2 = 2·D1 throughout.
+  // D1 = 0.5‖e‖ cannot reach the band [0.3, 0.7] on the world (every proposal has cos above 0.7); D2 = 2·D1 throughout.
   ...[1, 2, 4, 8].map((d) => ({ method: 'realera-norm', parameter: 'D (neighbour radius D1, ×‖e‖; D2 = 2·D1)', value: String(d), overrides: { sampler: { neighbourRadius: d, beyondRadius: 2 * d } } })),
   ...[[0.1, 0.5], [0.3, 0.7], [0.5, 0.9]].map(([lo, hi]) => ({ method: 'realera-norm', parameter: 'S (cosine band)', value: `[${lo}, ${hi}]`, overrides: { sampler: { cosLow: lo, cosHigh: hi } } })),
   ...[5, 20, 80].map((m) => ({ method: 'realera-cf-mining-norm', parameter: 'M (neighbours; closed form with mined samples)', value: String(m), overrides: { sampler: { numNeighbours: m } } })),
