@@ -83,6 +83,15 @@ describe('erase <method>', () => {
     expect(config.seeds).toEqual([0]);
   });
 
+  it('realera sampler flags (D1, D2, S, M, N, rescale) reach the resolved options', async () => {
+    const out = join(root, 'realera-sampler');
+    const flags = ['--neighbour-radius', '3', '--beyond-radius', '5', '--cos-low', '0.2', '--cos-high', '0.8', '--num-neighbours', '4', '--num-beyond', '2', '--rescale', 'none'];
+    const run = await erase(['realera', '--concepts', 'heart', '--no-lora', ...flags, '--out', out, ...world]);
+    expect(run.code, run.stderr).toBe(0);
+    const config = JSON.parse(readFileSync(join(out, 'erase_config.json'), 'utf8')) as { options: { sampler: Record<string, unknown> } };
+    expect(config.options.sampler).toMatchObject({ neighbourRadius: 3, beyondRadius: 5, cosLow: 0.2, cosHigh: 0.8, numNeighbours: 4, numBeyond: 2, rescale: 'none' });
+  });
+
   it('Ctrl-C (abort) during the run exits 130 and leaves no output folder', async () => {
     const out = join(root, 'aborted');
     const run = await erase(['uce', '--concepts', 'heart', '--out', out, ...world], { abortOn: (stderr) => stderr.includes('[closed-form.edit]') });
@@ -147,6 +156,8 @@ describe('bad input', () => {
     ['a value out of range (named by its flag)', ['uce', '--concepts', 'heart', '--lamb=-1'], /--lamb: .*`lambda`.*>= 0, received -1/],
     ['a flag missing its value', ['uce', '--concepts', 'heart', '--lamb'], /--lamb/],
     ['a bad choice', ['esd', '--concepts', 'heart', '--train-method', 'full'], /--train-method.*xattn/],
+    ['a sampler value out of range (named by its flag)', ['realera', '--concepts', 'heart', '--cos-low', '0.9'], /--cos-low: .*`sampler.cosLow`.*below cosHigh/],
+    ['a bad sampler choice', ['realera', '--concepts', 'heart', '--rescale', 'unit'], /--rescale.*original-norm/],
     ['a missing model path', ['uce', '--concepts', 'heart', '--model', '/nonexistent/model'], /\/nonexistent\/model/],
     ['a missing erasure folder', ['generate', '--prompt', 'x', '--erasure', '/nonexistent/erasure'], /--erasure.*\/nonexistent\/erasure/],
     ['a positional argument', ['generate', 'a photo', '--prompt', 'x'], /Unexpected argument/],

@@ -285,7 +285,8 @@ describe('realEra() on the fake attention model', () => {
     await invalid({ concepts: ['a'], stages: { closedForm: false, lora: false } }, 'stages');
     await invalid({ concepts: ['a'], stages: { mining: 'yes' } }, 'stages.mining');
     await invalid({ concepts: ['a'], sampler: { seed: 3 } }, 'sampler.seed');
-    await invalid({ concepts: ['a'], sampler: { cosLow: 0.9 } }, 'cosLow');
+    await invalid({ concepts: ['a'], sampler: { cosLow: 0.9 } }, 'sampler.cosLow');
+    await invalid({ concepts: ['a'], sampler: { numNeighbors: 3 } }, 'sampler.numNeighbors');
     await invalid({ concepts: ['a'], lora: { steps: 0 } }, 'lora.steps');
     await invalid({ concepts: ['a'], lora: { learningRate: -1 } }, 'lora.learningRate');
     await invalid({ concepts: ['a'], closedForm: { preserveWeight: Number.NaN } }, 'closedForm.preserveWeight');

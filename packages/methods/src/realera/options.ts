@@ -146,7 +146,7 @@ const LORA = [
 /**
  * Validates `options` and fills in defaults.
  * @throws InvalidOptionError naming the (dotted) option: unknown keys, empty concepts, anchor count, numbers out of
- *   range, no model-changing stage, sampler options (named as @erase/sampling names them).
+ *   range, no model-changing stage, sampler options (`sampler.<name>`, as @erase/sampling names them).
  */
 export function resolveRealEraOptions(options: RealEraOptions): ResolvedRealEraOptions {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError({ option: 'options', expected: 'an object', received: options });
@@ -176,7 +176,7 @@ export function resolveRealEraOptions(options: RealEraOptions): ResolvedRealEraO
     throw new InvalidOptionError({ option: 'sampler.seed', expected: 'no rng/seed inside `sampler` (the top-level `seed` drives every draw)', received: samplerIn });
   }
   // realEra() rescales mined samples to ‖e‖ unless told otherwise (see REALERA_SAMPLER_DEFAULTS).
-  const sampler = resolveRealEraSamplerOptions({ ...REALERA_SAMPLER_DEFAULTS, ...(samplerIn as RealEraSamplerOptions) }).resolved;
+  const sampler = resolveSampler({ ...REALERA_SAMPLER_DEFAULTS, ...(samplerIn as RealEraSamplerOptions) });
 
   const cf = objectOption('closedForm', options.closedForm);
   checkKnownKeys(cf, CLOSED_FORM, 'closedForm', 'realEra()');
@@ -223,4 +223,16 @@ export function resolveRealEraOptions(options: RealEraOptions): ResolvedRealEraO
     lora,
     seed,
   };
+}
+
+/** @erase/sampling's validation, its errors re-named under `sampler.` (the path a caller of realEra() wrote). */
+function resolveSampler(options: RealEraSamplerOptions): ResolvedRealEraSamplerOptions {
+  try {
+    return resolveRealEraSamplerOptions(options).resolved;
+  } catch (error) {
+    if (!InvalidOptionError.isInstance(error)) throw error;
+    const option = `sampler.${error.option}`;
+    const message = error.message.replace(`\`${error.option}\``, `\`${option}\``);
+    throw new InvalidOptionError({ option, expected: error.expected, received: error.received, message });
+  }
 }
