@@ -11,10 +11,10 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FileFormatError, InvalidOptionError, type DiffusionModel, type Scheduler } from '@erase/core';
 import {
+  ClipTextEncoder,
   CLIPTextModel,
   CLIPTokenizer,
   readJsonConfig,
-  ClipTextEncoder,
   schedulerFromPretrained,
   UNet2DConditionModel,
   useBackend,
