@@ -52,12 +52,15 @@ export function readResultsFile(path: string, expect: Comparable): ResultsFile |
 }
 
 /**
- * `base` with every row, sweep point and command of `extra` it lacks added (method order of `methodOrder`).
+ * `base` with every row, sweep point and command of `extra` it lacks added (method order of `methodOrder`, then
+ * methods missing from it in the order met: a run started before a method was added must not drop its rows).
  * @returns a message when one method's rows were measured with different settings
  */
 export function mergeResults(base: ResultsFile, extra: ResultsFile, methodOrder: readonly string[]): ResultsFile | { problem: string } {
   const results: MethodRows[] = [];
-  for (const id of methodOrder) {
+  // methods this run does not know (added to the benchmark after it started) are kept, after the known ones
+  const unknown = [...base.results, ...extra.results].map((m) => m.id).filter((id) => !methodOrder.includes(id));
+  for (const id of [...methodOrder, ...new Set(unknown)]) {
     const a = base.results.find((m) => m.id === id);
     const b = extra.results.find((m) => m.id === id);
     if (a && b && a.settings !== b.settings) return { problem: `${id}'s settings differ between runs ("${a.settings}" vs "${b.settings}")` };

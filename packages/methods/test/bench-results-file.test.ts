@@ -35,6 +35,17 @@ describe('erasure benchmark results file', () => {
     expect(merged.commands).toEqual(['run a', 'run b']);
   });
 
+  it('keeps the rows of methods missing from methodOrder (a run started before they were added)', () => {
+    const older = file(['old'], [{ id: 'uce-2023', label: 'UCE 2023', settings: 's', rows: [row('moon', 1)] }]);
+    const onDisk = file(['new'], [
+      { id: 'uce-2023', label: 'UCE 2023', settings: 's', rows: [row('heart', 2)] },
+      { id: 'added-later', label: 'new', settings: 'n', rows: [row('moon', 5), row('heart', 6)] },
+    ]);
+    const merged = mergeResults(older, onDisk, ['original', 'uce-2023']);
+    if ('problem' in merged) throw new Error(merged.problem);
+    expect(merged.results.map((m) => [m.id, m.rows.map((r) => r.erasedClass)])).toEqual([['uce-2023', ['moon', 'heart']], ['added-later', ['moon', 'heart']]]);
+  });
+
   it('merges sweep points by (class, parameter, value)', () => {
     const point = (value: string, x: number) => ({ erasedClass: 'moon', parameter: 'D', value, meanProbability: figures(x), methodSeconds: 1 });
     const merged = mergeResults(file([], [], [point('1', 1)]), file([], [], [point('1', 9), point('2', 2)]), []);
