@@ -44,6 +44,13 @@ describe('erasure benchmark results file', () => {
     const merged = mergeResults(older, onDisk, ['original', 'uce-2023']);
     if ('problem' in merged) throw new Error(merged.problem);
     expect(merged.results.map((m) => [m.id, m.rows.map((r) => r.erasedClass)])).toEqual([['uce-2023', ['moon', 'heart']], ['added-later', ['moon', 'heart']]]);
+    // in both files: one entry, rows merged by class, first row of a key kept
+    const twice = mergeResults(file([], [{ id: 'added-later', label: 'new', settings: 'n', rows: [row('moon', 7)] }]), onDisk, ['uce-2023']);
+    if ('problem' in twice) throw new Error(twice.problem);
+    expect(twice.results.map((m) => [m.id, m.rows.map((r) => [r.erasedClass, r.meanProbability.accE])])).toEqual([
+      ['uce-2023', [['heart', 2]]],
+      ['added-later', [['moon', 7], ['heart', 6]]],
+    ]);
   });
 
   it('merges sweep points by (class, parameter, value)', () => {

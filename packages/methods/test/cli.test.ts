@@ -85,11 +85,11 @@ describe('erase <method>', () => {
 
   it('realera sampler flags (D1, D2, S, M, N, rescale) reach the resolved options', async () => {
     const out = join(root, 'realera-sampler');
-    const flags = ['--neighbour-radius', '3', '--beyond-radius', '5', '--cos-low', '0.2', '--cos-high', '0.8', '--num-neighbours', '4', '--num-beyond', '2', '--rescale', 'none'];
+    const flags = ['--neighbour-radius', '3', '--beyond-radius', '5', '--cos-low', '0.2', '--cos-high', '0.8', '--num-neighbours', '4', '--num-beyond', '2', '--rescale', 'none', '--anchor-radius', '0.25'];
     const run = await erase(['realera', '--concepts', 'heart', '--no-lora', ...flags, '--out', out, ...world]);
     expect(run.code, run.stderr).toBe(0);
     const config = JSON.parse(readFileSync(join(out, 'erase_config.json'), 'utf8')) as { options: { sampler: Record<string, unknown> } };
-    expect(config.options.sampler).toMatchObject({ neighbourRadius: 3, beyondRadius: 5, cosLow: 0.2, cosHigh: 0.8, numNeighbours: 4, numBeyond: 2, rescale: 'none' });
+    expect(config.options.sampler).toMatchObject({ neighbourRadius: 3, beyondRadius: 5, cosLow: 0.2, cosHigh: 0.8, numNeighbours: 4, numBeyond: 2, rescale: 'none', anchorRadius: 0.25 });
   });
 
   it('Ctrl-C (abort) during the run exits 130 and leaves no output folder', async () => {
@@ -157,6 +157,8 @@ describe('bad input', () => {
     ['a flag missing its value', ['uce', '--concepts', 'heart', '--lamb'], /--lamb/],
     ['a bad choice', ['esd', '--concepts', 'heart', '--train-method', 'full'], /--train-method.*xattn/],
     ['a sampler value out of range (named by its flag)', ['realera', '--concepts', 'heart', '--cos-low', '0.9'], /--cos-low: .*`sampler.cosLow`.*below cosHigh/],
+    ['the flag given is named, not its default partner (D1 at the default D2)', ['realera', '--concepts', 'heart', '--neighbour-radius', '8'], /--neighbour-radius: .*`sampler.neighbourRadius`.*below beyondRadius \(8/],
+    ['the flag given is named, not its default partner (S1 at the default S2)', ['realera', '--concepts', 'heart', '--cos-high', '0.2'], /--cos-high: .*`sampler.cosHigh`.*above cosLow \(0.3\)/],
     ['a bad sampler choice', ['realera', '--concepts', 'heart', '--rescale', 'unit'], /--rescale.*original-norm/],
     ['a missing model path', ['uce', '--concepts', 'heart', '--model', '/nonexistent/model'], /\/nonexistent\/model/],
     ['a missing erasure folder', ['generate', '--prompt', 'x', '--erasure', '/nonexistent/erasure'], /--erasure.*\/nonexistent\/erasure/],

@@ -287,12 +287,16 @@ describe('realEra() on the fake attention model', () => {
     await invalid({ concepts: ['a'], sampler: { seed: 3 } }, 'sampler.seed');
     await invalid({ concepts: ['a'], sampler: { cosLow: 0.9 } }, 'sampler.cosLow');
     await invalid({ concepts: ['a'], sampler: { numNeighbors: 3 } }, 'sampler.numNeighbors');
+    await invalid({ concepts: ['a'], sampler: { numNeighbours: 2 ** 26 } }, 'sampler.numNeighbours'); // over the output cap, found while mining
     await invalid({ concepts: ['a'], lora: { steps: 0 } }, 'lora.steps');
     await invalid({ concepts: ['a'], lora: { learningRate: -1 } }, 'lora.learningRate');
     await invalid({ concepts: ['a'], closedForm: { preserveWeight: Number.NaN } }, 'closedForm.preserveWeight');
     await invalid({ concepts: ['a'], closedForm: { projections: ['to_q'] } }, 'closedForm.projections');
     await invalid({ concepts: ['a'], lora: { rnak: 2 } }, 'lora.rnak');
     await invalid({ concept: ['a'] }, 'concept');
+    const unknownKey = await realEra(model, { concepts: ['a'], sampler: { numNeighbors: 3 } } as unknown as RealEraOptions).catch((e: unknown) => e);
+    expect(String(unknownKey)).toMatch(/Unknown option `sampler\.numNeighbors` for realEra\(\); known options: cosLow, /);
+    expect(String(unknownKey)).not.toMatch(/\brng\b|\bseed\b/); // realEra() takes the top-level seed only
     const wrong = tf.zeros([1, 4, 4, 3]) as tf.Tensor4D;
     await expect(realEra(model, { concepts: ['a'], lora: { anchorLatents: wrong } })).rejects.toSatisfy((e) => ShapeMismatchError.isInstance(e));
     wrong.dispose();

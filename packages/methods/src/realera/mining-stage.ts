@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '@erase/core';
 import { mineRealEraConcepts, type RealEraSamplingStats, type ResolvedRealEraSamplerOptions } from '@erase/sampling';
 import type { ConceptSlices } from './concept-slices';
+import { samplerOptionError } from './options';
 
 /** Mined samples of one concept, host float32 row-major. */
 export interface MinedSamples {
@@ -28,7 +29,8 @@ export interface MinedSamples {
 /**
  * Mines samples for one concept, drawing from `rng` (it advances). `counts` overrides M and N (the LoRA stage asks
  * for one fresh sample of each per step). No tensor is left behind.
- * @throws what `mineRealEraConcepts` throws (SamplingExhaustedError with the acceptance rate, InvalidOptionError).
+ * @throws what `mineRealEraConcepts` throws (SamplingExhaustedError with the acceptance rate; InvalidOptionError,
+ *   re-named `sampler.<name>`).
  */
 export async function mineConcept(
   concept: ConceptSlices,
@@ -46,6 +48,8 @@ export async function mineConcept(
       numNeighbours: counts?.neighbours ?? sampler.numNeighbours,
       numBeyond: counts?.beyond ?? sampler.numBeyond,
       rng,
+    }).catch((error: unknown) => {
+      throw samplerOptionError(error); // e.g. M·L·D over the output cap: named `sampler.numNeighbours`
     });
     try {
       return {

@@ -13,7 +13,12 @@
  * `{ stages: { mining: false } }`; 3 + neighbour mining `{ sampler: { numBeyond: 0 } }`; 4 (full) the defaults.
  */
 import { InvalidOptionError, type LongRunningOptions, type ProjectionName } from '@erase/core';
-import { resolveRealEraSamplerOptions, type RealEraSamplerOptions, type ResolvedRealEraSamplerOptions } from '@erase/sampling';
+import {
+  REALERA_SAMPLER_DEFAULTS as SAMPLING_DEFAULTS,
+  resolveRealEraSamplerOptions,
+  type RealEraSamplerOptions,
+  type ResolvedRealEraSamplerOptions,
+} from '@erase/sampling';
 import type * as tf from '@tensorflow/tfjs-core';
 import { resolveProjections } from '../uce/options';
 import {
@@ -137,6 +142,7 @@ const REALERA_SAMPLER_DEFAULTS: Readonly<Pick<RealEraSamplerOptions, 'rescale'>>
 
 const KNOWN = ['concepts', 'anchorConcepts', 'preserveConcepts', 'preserveEmptyPrompt', 'stages', 'sampler', 'closedForm', 'lora', 'seed', 'onProgress', 'signal'];
 const STAGES = ['mining', 'closedForm', 'lora'];
+const SAMPLER = Object.keys(SAMPLING_DEFAULTS).filter((key) => key !== 'seed');
 const CLOSED_FORM = ['lambda', 'preserveWeight', 'neighbourWeight', 'beyondWeight', 'useMinedSamples', 'projections'];
 const LORA = [
   'rank', 'alpha', 'targetModules', 'steps', 'learningRate', 'batchSize', 'microBatchSize', 'eraseWeight', 'neighbourWeight',
@@ -175,6 +181,7 @@ export function resolveRealEraOptions(options: RealEraOptions): ResolvedRealEraO
   if ('rng' in samplerIn || 'seed' in samplerIn) {
     throw new InvalidOptionError({ option: 'sampler.seed', expected: 'no rng/seed inside `sampler` (the top-level `seed` drives every draw)', received: samplerIn });
   }
+  checkKnownKeys(samplerIn, SAMPLER, 'sampler', 'realEra()');
   // realEra() rescales mined samples to ‖e‖ unless told otherwise (see REALERA_SAMPLER_DEFAULTS).
   const sampler = resolveSampler({ ...REALERA_SAMPLER_DEFAULTS, ...(samplerIn as RealEraSamplerOptions) });
 
@@ -225,14 +232,22 @@ export function resolveRealEraOptions(options: RealEraOptions): ResolvedRealEraO
   };
 }
 
-/** @erase/sampling's validation, its errors re-named under `sampler.` (the path a caller of realEra() wrote). */
+/** @erase/sampling's validation, its errors re-named under `sampler.` (see {@link samplerOptionError}). */
 function resolveSampler(options: RealEraSamplerOptions): ResolvedRealEraSamplerOptions {
   try {
     return resolveRealEraSamplerOptions(options).resolved;
   } catch (error) {
-    if (!InvalidOptionError.isInstance(error)) throw error;
-    const option = `sampler.${error.option}`;
-    const message = error.message.replace(`\`${error.option}\``, `\`${option}\``);
-    throw new InvalidOptionError({ option, expected: error.expected, received: error.received, message });
+    throw samplerOptionError(error);
   }
+}
+
+/**
+ * An InvalidOptionError from @erase/sampling (which names its own keys: `cosLow`) re-named with the path a caller of
+ * realEra() wrote (`sampler.cosLow`); any other error unchanged.
+ */
+export function samplerOptionError(error: unknown): unknown {
+  if (!InvalidOptionError.isInstance(error)) return error;
+  const option = `sampler.${error.option}`;
+  const message = error.message.replace(`\`${error.option}\``, `\`${option}\``);
+  return new InvalidOptionError({ option, expected: error.expected, received: error.received, message });
 }

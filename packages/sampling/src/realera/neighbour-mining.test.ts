@@ -282,6 +282,9 @@ describe('mineRealEraConcepts', () => {
       [{ cosLow: Number.NaN }, 'cosLow'],
       [{ neighbourRadius: 0 }, 'neighbourRadius'],
       [{ beyondRadius: 3 }, 'beyondRadius'],
+      [{ cosHigh: 0.2 }, 'cosHigh'], // only the upper end given: it is the one named
+      [{ neighbourRadius: 8 }, 'neighbourRadius'], // only D1 given, at the default D2
+      [{ neighbourRadius: 8, beyondRadius: 6 }, 'beyondRadius'],
       [{ anchorRadius: -1 }, 'anchorRadius'],
       [{ numNeighbours: 1.5 }, 'numNeighbours'],
       [{ numBeyond: -1 }, 'numBeyond'],

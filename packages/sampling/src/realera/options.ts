@@ -124,22 +124,28 @@ export function resolveRealEraSamplerOptions(
   const cosLow = finiteIn('cosLow', options.cosLow ?? d.cosLow, -1, 1);
   const cosHigh = finiteIn('cosHigh', options.cosHigh ?? d.cosHigh, -1, 1);
   if (!(cosLow < cosHigh)) {
-    throw new InvalidOptionError({
-      option: 'cosLow',
-      expected: `a value below cosHigh (${cosHigh})`,
-      received: cosLow,
-    });
+    // blame the end the caller set (cosHigh when only it was given), naming the other end's value
+    throw options.cosLow === undefined
+      ? new InvalidOptionError({ option: 'cosHigh', expected: `a value above cosLow (${cosLow})`, received: cosHigh })
+      : new InvalidOptionError({ option: 'cosLow', expected: `a value below cosHigh (${cosHigh})`, received: cosLow });
   }
   const radiusMode = oneOf('radiusMode', options.radiusMode ?? d.radiusMode, ['relative', 'absolute'] as const);
   const neighbourRadius = positive('neighbourRadius', options.neighbourRadius ?? d.neighbourRadius);
   const anchorRadius = nonNegative('anchorRadius', options.anchorRadius ?? d.anchorRadius);
   const beyondRadius = finiteIn('beyondRadius', options.beyondRadius ?? d.beyondRadius, -Infinity, Infinity);
   if (!(beyondRadius > neighbourRadius)) {
-    throw new InvalidOptionError({
-      option: 'beyondRadius',
-      expected: `a value above neighbourRadius (${neighbourRadius}): beyond radii are drawn from [D1, D2)`,
-      received: beyondRadius,
-    });
+    // blame the radius the caller set (neighbourRadius when only it was given): beyond radii are drawn from [D1, D2)
+    throw options.beyondRadius === undefined
+      ? new InvalidOptionError({
+          option: 'neighbourRadius',
+          expected: `a value below beyondRadius (${beyondRadius}; beyond radii are drawn from [D1, D2)), or a larger beyondRadius`,
+          received: neighbourRadius,
+        })
+      : new InvalidOptionError({
+          option: 'beyondRadius',
+          expected: `a value above neighbourRadius (${neighbourRadius}): beyond radii are drawn from [D1, D2)`,
+          received: beyondRadius,
+        });
   }
   const mode = oneOf('mode', options.mode ?? d.mode, ['per-token', 'flattened'] as const);
   const numNeighbours = count('numNeighbours', options.numNeighbours ?? d.numNeighbours, 0);
