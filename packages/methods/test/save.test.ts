@@ -181,8 +181,10 @@ describe('applySavedErasure', () => {
       expect(() => applySavedErasure(model, dir)).toThrow(FileFormatError);
       expect(() => applySavedErasure(model, dir)).toThrow(/unet_delta\.safetensors/);
       expect(Array.from(values(model, name))).toEqual(before);
+      writeFileSync(join(dir, 'erase_config.json'), '{ "format": ');
+      expect(() => applySavedErasure(model, dir)).toThrow(/erase_config\.json: is not valid JSON \(.+\) \(expected valid JSON: the erase_config\.json of a folder written by save\(\)\)/);
       rmSync(join(dir, 'erase_config.json'));
-      expect(() => applySavedErasure(model, dir)).toThrow(/erase_config\.json/);
+      expect(() => applySavedErasure(model, dir)).toThrow(/erase_config\.json: cannot be read \(ENOENT\)/);
     } finally {
       model.dispose();
     }

@@ -3,9 +3,10 @@
  * validation. Every problem is an `InvalidOptionError` whose option is the flag (`--erase-scale`) or file, raised
  * before anything is loaded or written.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { FileFormatError, InvalidOptionError } from '@erase/core';
+import { InvalidOptionError } from '@erase/core';
+import { readJsonConfig } from '@erase/sd';
 
 /** How a flag's text becomes a value. */
 export type FlagKind = 'string' | 'list' | 'number' | 'integer' | 'boolean' | 'choice';
@@ -125,22 +126,7 @@ export function required<T>(flag: string, value: T | undefined, expected: string
  * @throws FileFormatError naming the file when it is missing, not JSON or not an object
  */
 export function readConfigFile(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (cause) {
-    throw new FileFormatError({ file: path, expected: 'a JSON config file (--config)', problem: 'cannot be read', cause });
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new FileFormatError({ file: path, expected: 'valid JSON (--config)', problem: `is not valid JSON (${(cause as Error).message})`, cause });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new FileFormatError({ file: path, expected: 'a JSON object of options (--config)', problem: 'the top-level value is not an object' });
-  }
-  return value as Record<string, unknown>;
+  return readJsonConfig(path, 'a JSON object of options (--config)');
 }
 
 /** Sets `value` at a dotted option path (`lora.steps`), creating nested objects. */

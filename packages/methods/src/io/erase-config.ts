@@ -11,8 +11,8 @@
  *     "files": { "unet_delta": "unet_delta.safetensors", "lora": "lora.safetensors" | null, "lora_format": "peft" | null, "lora_fused": false }
  *   }
  */
-import { readFileSync } from 'node:fs';
 import { FileFormatError } from '@erase/core';
+import { readJsonConfig } from '@erase/sd';
 import type { ErasureMethodName } from '../shared/erasure-result';
 import type { BaseFingerprint } from './fingerprint';
 
@@ -50,23 +50,10 @@ const METHODS: readonly string[] = ['uce', 'realera', 'esd', 'adversarial-preser
  * @throws FileFormatError naming the file when it is missing, not JSON, or lacks / mistypes a field
  */
 export function readEraseConfig(path: string): EraseConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (cause) {
-    throw new FileFormatError({ file: path, expected: 'the erase_config.json of a folder written by save()', problem: 'cannot be read (missing?)', cause });
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new FileFormatError({ file: path, expected: 'valid JSON', problem: 'is not valid JSON (truncated?)', cause });
-  }
+  const c = readJsonConfig(path, 'the erase_config.json of a folder written by save()');
   const fail = (problem: string): never => {
     throw new FileFormatError({ file: path, expected: `an ${ERASE_CONFIG_FORMAT} config (format_version ${ERASE_CONFIG_VERSION})`, problem });
   };
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('the top-level value is not an object');
-  const c = value as Record<string, unknown>;
   if (c.format !== ERASE_CONFIG_FORMAT) fail(`"format" is ${JSON.stringify(c.format)}`);
   if (c.format_version !== ERASE_CONFIG_VERSION) fail(`"format_version" is ${JSON.stringify(c.format_version)}`);
   if (typeof c.method !== 'string' || !METHODS.includes(c.method)) fail(`"method" is ${JSON.stringify(c.method)}`);

@@ -22,22 +22,27 @@ export function camelizeConfig(raw: Readonly<Record<string, unknown>>): Record<s
   return out;
 }
 
-/** Reads a JSON config file. @throws FileFormatError naming the file when it is missing or not a JSON object. */
-export function readJsonConfig(path: string): Record<string, unknown> {
+/**
+ * Reads a JSON file holding one object (a config).
+ * @param what what the file should be, for the error (default "a JSON config file"), e.g. "a JSON object of options (--config)"
+ * @throws FileFormatError naming the file and why: cannot be read (with the errno code), not valid JSON (with the
+ *   parser's message), or not an object
+ */
+export function readJsonConfig(path: string, what = 'a JSON config file'): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
-    throw new FileFormatError({ file: path, expected: 'a JSON config file', problem: `cannot be read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, cause });
+    throw new FileFormatError({ file: path, expected: what, problem: `cannot be read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, cause });
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (cause) {
-    throw new FileFormatError({ file: path, expected: 'valid JSON', problem: `is not valid JSON (${(cause as Error).message})`, cause });
+    throw new FileFormatError({ file: path, expected: `valid JSON: ${what}`, problem: `is not valid JSON (${(cause as Error).message})`, cause });
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new FileFormatError({ file: path, expected: 'a JSON object', problem: 'top-level value is not an object' });
+    throw new FileFormatError({ file: path, expected: `${what}, a JSON object`, problem: 'the top-level value is not an object' });
   }
   return parsed as Record<string, unknown>;
 }

@@ -256,7 +256,9 @@ describe('malformed JSON configs (readJsonConfig)', () => {
     expect(expectError(() => readJsonConfig(bad), FileFormatError, bad).message).toMatch(/not valid JSON \(.+\)/);
     const list = join(dir, 'list.json');
     writeFileSync(list, '[1, 2]');
-    expectError(() => readJsonConfig(list), FileFormatError, list);
+    expect(expectError(() => readJsonConfig(list, 'a JSON object of options (--config)'), FileFormatError, list).message).toMatch(
+      /top-level value is not an object \(expected a JSON object of options \(--config\), a JSON object\)/,
+    );
     const good = join(dir, 'good.json');
     writeFileSync(good, '{"sample_size": 8}');
     expect(readJsonConfig(good)).toEqual({ sample_size: 8 });
