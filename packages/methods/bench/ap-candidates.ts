@@ -17,7 +17,12 @@ import { ParameterSnapshot, adversarialPreservation } from '../src/index';
 
 const argv = process.argv.slice(2);
 const outIndex = argv.indexOf('--out');
-const out = resolve(process.env.INIT_CWD ?? process.cwd(), outIndex >= 0 ? (argv[outIndex + 1] ?? '') : 'docs/ap-candidates.md');
+const outArg = outIndex >= 0 ? argv[outIndex + 1] : 'docs/ap-candidates.md';
+if (!outArg || outArg.startsWith('--')) {
+  console.error('bench:ap-candidates: --out needs a file path (e.g. --out docs/ap-candidates.md)');
+  process.exit(2);
+}
+const out = resolve(process.env.INIT_CWD ?? process.cwd(), outArg);
 const NUM_CENTERS = 20; // as the benchmark's AP row
 
 const world = await loadShapesWorld({ backend: 'wasm', threads: 2 });

@@ -14,7 +14,7 @@
  */
 import { InvalidOptionError, type LongRunningOptions, type ProjectionName } from '@erase/core';
 import {
-  REALERA_SAMPLER_DEFAULTS as SAMPLING_DEFAULTS,
+  REALERA_SAMPLER_DEFAULTS,
   resolveRealEraSamplerOptions,
   type RealEraSamplerOptions,
   type ResolvedRealEraSamplerOptions,
@@ -138,11 +138,11 @@ export interface ResolvedRealEraOptions {
  * with as-drawn samples left Acc_e above 80% on 6 of 10 classes ("RealEra: + neighbour mining, as drawn" against
  * "… rescaled"). Pass `sampler: { rescale: 'none' }` for the samples as drawn.
  */
-const REALERA_SAMPLER_DEFAULTS: Readonly<Pick<RealEraSamplerOptions, 'rescale'>> = { rescale: 'original-norm' };
+const REALERA_SAMPLER_OVERRIDES: Readonly<Pick<RealEraSamplerOptions, 'rescale'>> = { rescale: 'original-norm' };
 
 const KNOWN = ['concepts', 'anchorConcepts', 'preserveConcepts', 'preserveEmptyPrompt', 'stages', 'sampler', 'closedForm', 'lora', 'seed', 'onProgress', 'signal'];
 const STAGES = ['mining', 'closedForm', 'lora'];
-const SAMPLER = Object.keys(SAMPLING_DEFAULTS).filter((key) => key !== 'seed');
+const SAMPLER = Object.keys(REALERA_SAMPLER_DEFAULTS).filter((key) => key !== 'seed');
 const CLOSED_FORM = ['lambda', 'preserveWeight', 'neighbourWeight', 'beyondWeight', 'useMinedSamples', 'projections'];
 const LORA = [
   'rank', 'alpha', 'targetModules', 'steps', 'learningRate', 'batchSize', 'microBatchSize', 'eraseWeight', 'neighbourWeight',
@@ -182,8 +182,8 @@ export function resolveRealEraOptions(options: RealEraOptions): ResolvedRealEraO
     throw new InvalidOptionError({ option: 'sampler.seed', expected: 'no rng/seed inside `sampler` (the top-level `seed` drives every draw)', received: samplerIn });
   }
   checkKnownKeys(samplerIn, SAMPLER, 'sampler', 'realEra()');
-  // realEra() rescales mined samples to ‖e‖ unless told otherwise (see REALERA_SAMPLER_DEFAULTS).
-  const sampler = resolveSampler({ ...REALERA_SAMPLER_DEFAULTS, ...(samplerIn as RealEraSamplerOptions) });
+  // realEra() rescales mined samples to ‖e‖ unless told otherwise (see REALERA_SAMPLER_OVERRIDES).
+  const sampler = resolveSampler({ ...REALERA_SAMPLER_OVERRIDES, ...(samplerIn as RealEraSamplerOptions) });
 
   const cf = objectOption('closedForm', options.closedForm);
   checkKnownKeys(cf, CLOSED_FORM, 'closedForm', 'realEra()');
