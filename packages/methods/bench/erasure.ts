@@ -14,8 +14,9 @@
  * Writes `--out` (markdown) and the same figures as JSON beside it, atomically, after every (method, class) (a
  * partial run leaves a valid, partial table). `--resume` reads that JSON first and skips every (method, class) and
  * sweep point it already holds, and merges the file's rows into each write (under a lock file), so the full table can
- * be built by several runs — one after another, or side by side (one process per core, e.g. with disjoint
- * `--classes`). It refuses a file made with other seeds or from other world weights (SHA-256 of the weight files),
+ * be built by several runs — one after another, or side by side (one process per core, same flags): with `--resume`
+ * a run claims each row and sweep point before measuring it (claims.ts), and skips what a live run beside it has
+ * claimed, so side-by-side runs share the work as it comes. It refuses a file made with other seeds or from other world weights (SHA-256 of the weight files),
  * or sampled at another guidance scale, so rows measured on different models never share a table (results-file.ts).
  */
 import { mkdirSync } from 'node:fs';
@@ -24,6 +25,7 @@ import { writeFileAtomic } from '@erase/core';
 import { harmonicMeanHo, scoreErasedClass, type ClassifiedImage } from '@erase/eval';
 import { SHAPE_CLASSES, loadShapesWorld, photoPrompt, sampleAndClassify, seedRange } from '@erase/shapes-world';
 import { ParameterSnapshot, baseFingerprint } from '../src/index';
+import { ownClaim, releaseClaim, tryClaim } from './claims';
 import { BENCH_METHODS, SWEEP, type BenchMethod, type MethodRun } from './erasure-methods';
 import { mergeResults, readResultsFile, withFileLock, type ClassRow, type Figures, type MethodRows, type ResultsFile } from './results-file';
 
@@ -225,31 +227,60 @@ if (previous) {
   own = mergeOrExit(previous);
   console.log(`bench:erasure: resuming ${jsonPath}: ${previous.results.reduce((a, m) => a + m.rows.length, 0)} rows and ${previous.sweep.length} sweep points kept`);
 }
+const claimsPath = `${jsonPath.replace(/\.json$/, '')}.claims.json`;
+const self = ownClaim();
+/**
+ * Whether this run should measure `key` now: not `done()` (after merging the file's rows, with `--resume`) and, with
+ * `--resume`, not claimed by a live run beside this one — then it is claimed for this run.
+ */
+function claim(key: string, done: () => boolean): boolean {
+  if (!resume) return !done();
+  return withFileLock(jsonPath, () => {
+    const current = readForResume();
+    if (current) own = mergeOrExit(current);
+    return !done() && tryClaim(claimsPath, key, self);
+  });
+}
+function release(key: string): void {
+  if (resume) withFileLock(jsonPath, () => releaseClaim(claimsPath, key, self));
+}
+
 const benchStarted = performance.now();
 const has = (id: string, erased: string): boolean => own.results.some((m) => m.id === id && m.rows.some((r) => r.erasedClass === erased));
 for (const id of methods) {
   const method = BENCH_METHODS.find((m) => m.id === id) as BenchMethod;
   for (const erased of classes) {
-    if (has(id, erased)) continue; // measured before (--resume), or meanwhile by a run beside this one
-    const row = await runOne(method, erased);
-    if (has(id, erased)) continue;
-    (own.results.find((m) => m.id === id) as MethodRows).rows.push(row);
-    measured();
-    const mp = row.meanProbability;
-    console.log(`${method.label.padEnd(28)} ${erased.padEnd(8)} Acc_e ${f(mp.accE)}  Acc_s ${f(mp.accS)}  Acc_g ${f(mp.accG)}  H_o ${f(mp.ho)}  (method ${row.methodSeconds.toFixed(1)} s, eval ${row.evalSeconds.toFixed(1)} s)`);
-    write();
+    const key = `${id}/${erased}`;
+    // measured before (--resume), meanwhile by a run beside this one, or being measured by it now
+    if (!claim(key, () => has(id, erased))) continue;
+    try {
+      const row = await runOne(method, erased);
+      if (has(id, erased)) continue;
+      (own.results.find((m) => m.id === id) as MethodRows).rows.push(row);
+      measured();
+      const mp = row.meanProbability;
+      console.log(`${method.label.padEnd(28)} ${erased.padEnd(8)} Acc_e ${f(mp.accE)}  Acc_s ${f(mp.accS)}  Acc_g ${f(mp.accG)}  H_o ${f(mp.ho)}  (method ${row.methodSeconds.toFixed(1)} s, eval ${row.evalSeconds.toFixed(1)} s)`);
+      write();
+    } finally {
+      release(key);
+    }
   }
 }
 if (sweepClass !== 'none') {
   for (const point of SWEEP) {
+    const key = `sweep/${sweepClass}/${point.parameter}=${point.value}`;
     const done = (): boolean => own.sweep.some((r) => r.erasedClass === sweepClass && r.parameter === point.parameter && r.value === point.value);
-    if (done()) continue;
-    const row = await runOne(BENCH_METHODS.find((m) => m.id === point.method) as BenchMethod, sweepClass, point.overrides);
-    if (done()) continue;
-    own.sweep.push({ erasedClass: sweepClass, parameter: point.parameter, value: point.value, meanProbability: row.meanProbability, methodSeconds: row.methodSeconds });
-    measured();
-    console.log(`sweep ${point.parameter} = ${point.value}: H_o ${f(row.meanProbability.ho)}`);
-    write();
+    if (!claim(key, done)) continue;
+    try {
+      const row = await runOne(BENCH_METHODS.find((m) => m.id === point.method) as BenchMethod, sweepClass, point.overrides);
+      if (done()) continue;
+      own.sweep.push({ erasedClass: sweepClass, parameter: point.parameter, value: point.value, meanProbability: row.meanProbability, methodSeconds: row.methodSeconds });
+      measured();
+      console.log(`sweep ${point.parameter} = ${point.value}: H_o ${f(row.meanProbability.ho)}`);
+      write();
+    } finally {
+      release(key);
+    }
   }
 }
 write();
