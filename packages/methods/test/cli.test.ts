@@ -3,7 +3,7 @@
 // `generate` draws, `--json` summaries, `--config` merging, `--help`, and that bad input / Ctrl-C exit non-zero
 // with the flag or file named on stderr and leave no output folder behind.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -180,11 +180,43 @@ describe('bad input', () => {
     expect(existsSync(out())).toBe(false);
   });
 
+  it('a --config with inPlace: false (the model would stay unedited: nothing to save) is refused', async () => {
+    const config = join(root, 'not-in-place.json');
+    writeFileSync(config, JSON.stringify({ concepts: ['heart'], inPlace: false }));
+    const run = await erase(['uce', '--config', config, '--out', out(), ...world]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--config: inPlace false .*nothing to save/);
+    expect(existsSync(out())).toBe(false);
+  });
+
   it('missing --out, and a non-empty --out without --overwrite', async () => {
     expect((await erase(['uce', '--concepts', 'heart'])).stderr).toMatch(/--out/);
     const run = await erase(['uce', '--concepts', 'heart', '--out', uceOut()]);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/--overwrite/);
+  });
+
+  it('an --out that is, holds or lies inside the model or the erasure read is refused before loading, even with --overwrite', async () => {
+    const holder = join(root, 'holder');
+    const model = join(holder, 'model'); // any folder: the check comes before anything is loaded
+    mkdirSync(join(model, 'unet'), { recursive: true });
+    writeFileSync(join(model, 'model_index.json'), '{}');
+    const erasureBefore = readdirSync(uceOut()).sort();
+    const cases: [string[], RegExp][] = [
+      [['export', '--model', model, '--out', model, '--overwrite'], /--out: .* is the model \(--model\)/],
+      [['uce', '--concepts', 'heart', '--model', model, '--out', holder, '--overwrite'], /--out: .* contains the model \(--model\)/],
+      [['generate', '--prompt', 'x', '--model', model, '--out', join(model, 'images')], /--out: .* lies inside the model \(--model\)/],
+      [['generate', '--prompt', 'x', '--erasure', uceOut(), '--out', uceOut(), '--overwrite'], /--out: .* is the saved erasure \(--erasure\)/],
+      [['evaluate', '--concepts', 'heart', '--erasure', uceOut(), '--out', join(uceOut(), 'eval')], /--out: .* lies inside the saved erasure/],
+    ];
+    for (const [argv, pattern] of cases) {
+      const run = await erase([...argv, ...world]);
+      expect(run.code, argv.join(' ')).toBe(2);
+      expect(run.stderr, argv.join(' ')).toMatch(pattern);
+    }
+    expect(readdirSync(holder)).toEqual(['model']);
+    expect(readdirSync(model).sort()).toEqual(['model_index.json', 'unet']);
+    expect(readdirSync(uceOut()).sort()).toEqual(erasureBefore);
   });
 
   it('an unknown command, and no command', async () => {

@@ -4,7 +4,7 @@
 // a failed save leaves nothing, and an exported folder loads back and generates the same latents.
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,7 +42,7 @@ function handBuiltLora(model: DiffusionModel): LoraWeightCopies {
       const outF = site.innerDim;
       const fill = (n: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal() * 0.1);
       out.set(`${site.path}.${projection}`, {
-        alpha: 2,
+        alpha: 4, // rank 2: the update is scaled by 2
         down: { dtype: 'float32', fileDtype: 'F32', shape: [2, inF], data: fill(2 * inF) },
         up: { dtype: 'float32', fileDtype: 'F32', shape: [outF, 2], data: fill(2 * outF) },
       });
@@ -123,6 +123,24 @@ describe('save', () => {
     };
     await expect(save(edited, bad, join(root, 'bad-lora'))).rejects.toThrow(/data of length 3/);
     expect(readdirSync(root).filter((n) => n.startsWith('.') || n === 'bad-lora')).toEqual([]);
+  });
+
+  it('refuses a folder inside the base model (writing there would change it), and export likewise', async () => {
+    const inside = join(edited.dir, 'erased');
+    await expect(save(edited, result, inside)).rejects.toThrow(/lies inside the base model/);
+    await expect(exportModel(edited, inside)).rejects.toThrow(/lies inside the model being exported/);
+    expect(existsSync(inside)).toBe(false);
+    expect(readdirSync(dirname(edited.dir)).filter((n) => n.includes('.partial'))).toEqual([]);
+  });
+
+  it('refuses a result that changed nothing in the model (uce with inPlace: false)', async () => {
+    const returned = await uce(edited, { concepts: ['star'], inPlace: false });
+    try {
+      await expect(save(edited, returned, join(root, 'not-in-place'))).rejects.toThrow(/changed nothing in the model/);
+      expect(existsSync(join(root, 'not-in-place'))).toBe(false);
+    } finally {
+      returned.dispose();
+    }
   });
 
   it('rejects changed parameters the UNet does not have, listing them', async () => {
@@ -211,11 +229,15 @@ describe('LoRA results', () => {
       const adapter = applied.lora;
       expect(adapter).toBeDefined();
       expect([...(adapter?.layers.keys() ?? [])].sort()).toEqual([...weights.keys()].sort());
+      // kohya keeps alpha 4; peft has no alpha key diffusers would load, so alpha / r = 2 is folded into up: either way
+      // the update (alpha / r) · up · down is the one saved (exactly: the factor is a power of two)
+      const scale = (adapter?.config.alpha ?? 2) / 2;
+      expect(scale).toBe(format === 'kohya' ? 2 : 1);
       for (const [path, layer] of weights) {
         expect(Array.from(adapter?.layers.get(path)?.down.dataSync() ?? [])).toEqual(Array.from(layer.down.data));
-        expect(Array.from(adapter?.layers.get(path)?.up.dataSync() ?? [])).toEqual(Array.from(layer.up.data));
+        expect(Array.from(adapter?.layers.get(path)?.up.dataSync() ?? [], (v) => v * scale)).toEqual(Array.from(layer.up.data, (v) => v * 2));
       }
-      expect(adapter?.config.alpha).toBe(2);
+      expect(keys.filter((k) => !k.includes('lora'))).toEqual([]); // diffusers' load_lora_weights refuses any other key
     } finally {
       fresh.dispose();
     }

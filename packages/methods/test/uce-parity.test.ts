@@ -347,6 +347,7 @@ describe('uce() leaves the model alone when asked', () => {
     expect(Array.from(await site.weights.to_k.data())).toEqual(before);
     const edited = Array.from(await (result.weights.get('blocks.0.attn2.to_k') as tf.Tensor2D).data());
     expect(edited).not.toEqual(before);
+    expect(result.changedParameters).toEqual([]); // nothing in the model changed, so save() has nothing to write
     result.dispose();
     w.dispose();
     site.dispose();

@@ -10,6 +10,7 @@ import { InvalidOptionError, UnsupportedError, type DiffusionModel } from '@eras
 import { StableDiffusion, useBackend } from '@erase/sd';
 import { loadShapesWorld } from '@erase/shapes-world';
 import { applySavedErasure, type AppliedErasure } from '../io/apply';
+import { checkOutsideProtected, checkTargetFolder } from '../io/staging';
 
 /** The model flags, parsed. */
 export interface ModelFlags {
@@ -48,6 +49,21 @@ export function checkModelFlags(flags: ModelFlags): void {
     }
     if (!existsSync(flags.tokenizer)) throw new InvalidOptionError({ option: '--tokenizer', expected: 'an existing folder', received: flags.tokenizer, message: `--tokenizer: ${flags.tokenizer} does not exist.` });
   }
+}
+
+/**
+ * Checks `--out` before anything loads: clear of the model, its tokenizer and the saved erasure being read (a
+ * command must never replace or write into them), then absent, empty, or `--overwrite`.
+ * @throws InvalidOptionError naming --out (overlap) or overwrite; FileFormatError when --out is a file
+ */
+export function checkOutFlag(out: string, overwrite: boolean, flags: ModelFlags, erasure?: string): void {
+  const protect = [
+    ...(flags.model === undefined ? [] : [{ path: flags.model, what: 'the model (--model)' }]),
+    ...(flags.tokenizer === undefined ? [] : [{ path: flags.tokenizer, what: 'the tokenizer (--tokenizer)' }]),
+    ...(erasure === undefined ? [] : [{ path: erasure, what: 'the saved erasure (--erasure)' }]),
+  ];
+  checkOutsideProtected(out, protect, '--out');
+  checkTargetFolder(out, overwrite);
 }
 
 /**

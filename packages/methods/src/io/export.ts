@@ -91,7 +91,7 @@ function schedulerComponent(folder: string): PipelineComponentToWrite {
  * @returns the files written
  * @throws UnsupportedError for models other than `StableDiffusion` / `ShapesWorldModel`, and for a Stable Diffusion
  *   loaded from a single file (no source configs to copy: export from a diffusers folder); InvalidOptionError for a
- *   non-empty `dir` without `overwrite`; FileFormatError when a source config is missing or a file cannot be written
+ *   non-empty `dir` without `overwrite`, or a `dir` that is, holds or lies inside the model's folder; FileFormatError when a source config is missing or a file cannot be written
  */
 export async function exportModel(model: DiffusionModel, dir: string, options: ExportModelOptions = {}): Promise<ExportedModel> {
   const isWorld = model instanceof ShapesWorldModel;
@@ -123,6 +123,7 @@ export async function exportModel(model: DiffusionModel, dir: string, options: E
     writeDiffusersPipeline(staging, { modelIndex, components }, options.floatDtype ? { floatDtype: options.floatDtype } : {}).map((file) =>
       file.slice(staging.length + 1).split(/[\\/]/).join('/'),
     ),
+    [{ path: folder, what: 'the model being exported' }],
   );
   return { dir, files: written };
 }

@@ -22,7 +22,7 @@ import {
   type EraseConfig,
   type SavedLoraFormat,
 } from './erase-config';
-import { baseFingerprint, type BaseFingerprint } from './fingerprint';
+import { baseFingerprint, modelLocation, type BaseFingerprint } from './fingerprint';
 import { writeFolderAtomic } from './staging';
 import { ERASE_VERSION } from './version';
 
@@ -68,6 +68,16 @@ function checkResult(result: ErasureResultBase): void {
   if (new Set(result.changedParameters).size !== result.changedParameters.length) {
     throw new InvalidOptionError({ option: 'result.changedParameters', expected: 'distinct names', received: result.changedParameters });
   }
+  if (result.changedParameters.length === 0 && result.lora === undefined) {
+    throw new InvalidOptionError({
+      option: 'result',
+      expected: 'a result that changed the model (changed parameters or a LoRA)',
+      received: `${result.method} result with no changed parameters and no LoRA`,
+      message:
+        `save: the ${result.method} result changed nothing in the model (no changed parameters, no LoRA), so there is nothing to save ` +
+        '(uce with inPlace: false returns its edit without writing it: run it in place, or write its weights into the model first).',
+    });
+  }
 }
 
 function defaultSeeds(options: object): number[] {
@@ -78,7 +88,8 @@ function defaultSeeds(options: object): number[] {
 /**
  * Saves `result` (applied to `model`) into the folder `dir`. Progress: stage `save.write`, one event per file.
  * @returns the files written and the config
- * @throws InvalidOptionError for a bad result/option or a non-empty `dir` without `overwrite`; WeightKeysError when a
+ * @throws InvalidOptionError for a bad result/option, a non-empty `dir` without `overwrite`, or a `dir` that is, holds or
+ *   lies inside the base model's folder or file; WeightKeysError when a
  *   changed parameter is not a UNet parameter; UnsupportedError when the model was not loaded from disk (no fingerprint);
  *   FileFormatError when something cannot be written; AbortedError (nothing is left behind)
  */
@@ -116,6 +127,8 @@ export async function save(model: DiffusionModel, result: ErasureResultBase, dir
     throwIfAborted(options.signal, 'save');
   };
   throwIfAborted(options.signal, 'save');
+  const location = modelLocation(model);
+  const protect = location ? [{ path: location.path, what: 'the base model' }] : [];
   await writeFolderAtomic(dir, options.overwrite ?? false, (staging) => {
     if (delta) {
       writeSafetensors(join(staging, UNET_DELTA_NAME), delta, { format: 'pt', erase_method: result.method, erase_version: ERASE_VERSION });
@@ -128,6 +141,6 @@ export async function save(model: DiffusionModel, result: ErasureResultBase, dir
     }
     writeJsonFileAtomic(join(staging, ERASE_CONFIG_NAME), config);
     done(ERASE_CONFIG_NAME);
-  });
+  }, protect);
   return { dir, files, config };
 }

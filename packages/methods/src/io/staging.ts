@@ -5,10 +5,61 @@
  * the new one renamed in, and the old one removed. On any failure (including an abort) the temporary folder and any
  * parent folders this call created are removed, and an existing target is left as it was.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { EraseError, FileFormatError, InvalidOptionError } from '@erase/core';
+
+/** A path a folder write must neither replace, move aside, nor write into: a model's folder or file, a saved erasure. */
+export interface ProtectedPath {
+  readonly path: string;
+  /** What it is, for the message ("the model (--model)"). */
+  readonly what: string;
+}
+
+/** `p` with symbolic links resolved as far as it exists (the rest appended), so two spellings of one place compare equal. */
+function canonical(p: string): string {
+  let head = resolve(p);
+  const rest: string[] = [];
+  while (!existsSync(head)) {
+    const up = dirname(head);
+    if (up === head) break;
+    rest.unshift(basename(head));
+    head = up;
+  }
+  try {
+    head = realpathSync(head);
+  } catch {
+    // unreadable: compare as spelled
+  }
+  return join(head, ...rest);
+}
+
+/** Whether `inner` is `outer` or lies below it. */
+function within(inner: string, outer: string): boolean {
+  const r = relative(outer, inner);
+  return r === '' || (!r.startsWith('..') && !isAbsolute(r));
+}
+
+/**
+ * Refuses a target folder that is, contains, or lies inside a protected path: replacing it (`overwrite` moves the old
+ * folder aside and deletes it) would destroy the model or erasure being read, and writing inside it would change it.
+ * @throws InvalidOptionError naming `option` and the protected path
+ */
+export function checkOutsideProtected(dir: string, protect: readonly ProtectedPath[], option = 'dir'): void {
+  const target = canonical(dir);
+  for (const p of protect) {
+    const guarded = canonical(p.path);
+    const relation = target === guarded ? 'is' : within(guarded, target) ? 'contains' : within(target, guarded) ? 'lies inside' : undefined;
+    if (relation === undefined) continue;
+    throw new InvalidOptionError({
+      option,
+      expected: `a folder outside ${p.what} (${p.path})`,
+      received: dir,
+      message: `${option}: ${dir} ${relation} ${p.what} (${p.path}); writing there would replace or change it. Choose a folder outside it.`,
+    });
+  }
+}
 
 /**
  * Checks that `dir` can receive a new folder: absent, an empty folder, or (with `overwrite`) any folder.
@@ -31,11 +82,18 @@ export function checkTargetFolder(dir: string, overwrite: boolean): void {
 /**
  * Runs `write(staging)` into a fresh temporary sibling of `dir`, then moves it onto `dir`.
  * @returns what `write` returned
- * @throws as `checkTargetFolder`; FileFormatError when the folders cannot be created or renamed; whatever `write`
- *   throws (after cleaning up)
+ * @param protect paths the target must stay clear of (`checkOutsideProtected`): the model and files being read
+ * @throws as `checkOutsideProtected` and `checkTargetFolder`; FileFormatError when the folders cannot be created or
+ *   renamed; whatever `write` throws (after cleaning up)
  */
-export async function writeFolderAtomic<T>(dir: string, overwrite: boolean, write: (staging: string) => Promise<T> | T): Promise<T> {
+export async function writeFolderAtomic<T>(
+  dir: string,
+  overwrite: boolean,
+  write: (staging: string) => Promise<T> | T,
+  protect: readonly ProtectedPath[] = [],
+): Promise<T> {
   const target = resolve(dir);
+  checkOutsideProtected(target, protect);
   checkTargetFolder(target, overwrite);
   const parent = dirname(target);
   let createdParent: string | undefined;

@@ -133,7 +133,9 @@ export async function uce(model: DiffusionModel, options: UceOptions): Promise<U
       prompts: selections,
       projections: report.projections,
     };
-    return { method: 'uce', weights, options: resolved, statistics, changedParameters: projectionParameterNames(weights.keys()), dispose: () => disposeWeights(weights) };
+    // changedParameters lists what is now in the model: nothing when the edit was only returned (inPlace: false)
+    const changedParameters = resolved.inPlace ? projectionParameterNames(weights.keys()) : [];
+    return { method: 'uce', weights, options: resolved, statistics, changedParameters, dispose: () => disposeWeights(weights) };
   } catch (error) {
     disposeWeights(weights);
     throw error;

@@ -3,14 +3,17 @@
  * such as `down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q`, or transformers CLIP path such as
  * `text_model.encoder.layers.0.self_attn.q_proj`), down = lora_A [r, in], up = lora_B [out, r]:
  *
- *   diffusers (0.25): unet.M.lora.down.weight / unet.M.lora.up.weight / unet.M.alpha
- *                     text_encoder.M.lora_linear_layer.down.weight / …up.weight / text_encoder.M.alpha
- *   peft:             [unet.|text_encoder.|base_model.model.]M.lora_A[.<adapter>].weight / lora_B / M.alpha
+ *   diffusers (0.25): unet.M.lora.down.weight / unet.M.lora.up.weight   [unet.M.alpha: read, never written]
+ *                     text_encoder.M.lora_linear_layer.down.weight / …up.weight
+ *   peft:             [unet.|text_encoder.|base_model.model.]M.lora_A[.<adapter>].weight / lora_B   [M.alpha: read only]
  *   attn-procs:       <attn>.processor.{to_q,to_k,to_v,to_out}_lora.{down,up}.weight   (M = <attn>.to_q … <attn>.to_out.0)
  *                     text_encoder.<attn>.{to_q,…,to_out}_lora.{down,up}.weight      (M = <attn>.q_proj … out_proj)
  *   kohya:            lora_unet_<M with _>.lora_down.weight / .lora_up.weight / .alpha  (lora_te_ for the text encoder)
  *
  * Effective update: ΔW = (alpha / r) · up · down, with alpha = r when absent (diffusers' network_alpha = None).
+ * Only kohya files carry alpha in a way diffusers reads (`load_lora_weights` converts kohya keys and refuses any other
+ * file holding a key without "lora" in it), so the writers of the other three formats store no alpha key: they fold
+ * alpha / r into up instead (`loraToTensors`), which leaves ΔW unchanged.
  */
 import { UnsupportedError } from '@erase/core';
 import { toKohyaName } from './lora-kohya';
@@ -81,7 +84,7 @@ export function parseLoraKey(format: LoraFormat, key: string): ParsedLoraKey | u
 export interface LoraKeyNames {
   readonly down: string;
   readonly up: string;
-  /** Undefined when the format cannot store alpha (attn-procs). */
+  /** Undefined when the format has no alpha key diffusers would load (all but kohya: alpha is folded into up). */
   readonly alpha: string | undefined;
 }
 
@@ -94,10 +97,10 @@ export function loraKeyNames(format: LoraFormat, component: LoraComponent, modul
   switch (format) {
     case 'diffusers': {
       const infix = component === 'unet' ? 'lora' : 'lora_linear_layer';
-      return { down: `${prefix}.${module}.${infix}.down.weight`, up: `${prefix}.${module}.${infix}.up.weight`, alpha: `${prefix}.${module}.alpha` };
+      return { down: `${prefix}.${module}.${infix}.down.weight`, up: `${prefix}.${module}.${infix}.up.weight`, alpha: undefined };
     }
     case 'peft':
-      return { down: `${prefix}.${module}.lora_A.weight`, up: `${prefix}.${module}.lora_B.weight`, alpha: `${prefix}.${module}.alpha` };
+      return { down: `${prefix}.${module}.lora_A.weight`, up: `${prefix}.${module}.lora_B.weight`, alpha: undefined };
     case 'kohya': {
       const name = `lora_${component === 'unet' ? 'unet' : 'te'}_${toKohyaName(module)}`;
       return { down: `${name}.lora_down.weight`, up: `${name}.lora_up.weight`, alpha: `${name}.alpha` };

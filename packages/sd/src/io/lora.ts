@@ -155,11 +155,17 @@ export function parseLora(
   return { format, weights };
 }
 
+/** `up` with every value times `factor` (float32). */
+function scaledUp(up: HostTensor, factor: number): HostTensor {
+  return { dtype: 'float32', fileDtype: 'F32', shape: up.shape, data: Float32Array.from(up.data, (v) => v * factor) }; // [out, r(, 1, 1)]
+}
+
 /**
- * Converts canonical LoRA weights to file tensors in `format` (sorted by the writer). Alpha is written as an F32
- * scalar where the format has a place for it.
- * @throws UnsupportedError when attn-procs is asked to hold a non-attention module or an alpha other than the rank
- *   (that format has no alpha; alpha = r is dropped as it changes nothing)
+ * Converts canonical LoRA weights to file tensors in `format` (sorted by the writer). kohya: alpha is written as an
+ * F32 scalar. diffusers, peft, attn-procs: no alpha key (diffusers' `load_lora_weights` refuses a file with keys
+ * lacking "lora"); an alpha other than the rank r is folded into up (up · alpha / r), so ΔW is the same and the file
+ * reads back with alpha undefined (= r).
+ * @throws UnsupportedError when attn-procs is asked to hold a non-attention module
  */
 export function loraToTensors(weights: LoraWeightsByComponent, format: LoraFormat): Map<string, HostTensor | TensorToWrite> {
   if (!LORA_FORMATS.includes(format)) {
@@ -172,18 +178,14 @@ export function loraToTensors(weights: LoraWeightsByComponent, format: LoraForma
       for (const name of [names.down, names.up, names.alpha]) {
         if (name !== undefined && out.has(name)) throw new InvalidOptionError({ option: 'weights', expected: 'modules with distinct file keys', received: name });
       }
-      out.set(names.down, layer.down);
-      out.set(names.up, layer.up);
-      if (layer.alpha === undefined) continue;
+      const rank = layer.down.shape[0] as number;
+      out.set(names.down, layer.down); // [r, in(, kh, kw)]
       if (names.alpha === undefined) {
-        if (layer.alpha !== layer.down.shape[0]) {
-          throw new UnsupportedError(
-            `The attn-procs LoRA format cannot store alpha (${module} has alpha ${layer.alpha}, rank ${layer.down.shape[0]}); use 'diffusers', 'peft' or 'kohya'.`,
-          );
-        }
+        out.set(names.up, layer.alpha === undefined || layer.alpha === rank ? layer.up : scaledUp(layer.up, layer.alpha / rank)); // [out, r(, 1, 1)]
         continue;
       }
-      out.set(names.alpha, { dtype: 'F32', shape: [], data: [layer.alpha] });
+      out.set(names.up, layer.up); // [out, r(, 1, 1)]
+      if (layer.alpha !== undefined) out.set(names.alpha, { dtype: 'F32', shape: [], data: [layer.alpha] });
     }
   }
   return out;

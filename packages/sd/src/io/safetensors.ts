@@ -72,8 +72,16 @@ function readAt(fd: number, file: string, position: number, length: number): Uin
   return out;
 }
 
-/** Recognises PyTorch pickle / zip checkpoints so they get a clear message instead of a header error. */
-function pickleKind(prefix: Uint8Array): string | undefined {
+/**
+ * Recognises PyTorch pickle / zip checkpoints so they get a clear message instead of a header error. `prefix` holds
+ * the first 9 bytes: a safetensors file (8-byte little-endian header length N, then a JSON header starting with `{`)
+ * whose N happens to start with a pickle's or a zip's bytes (N = 640 is `80 02 …`) is not one.
+ */
+function pickleKind(prefix: Uint8Array, size: number): string | undefined {
+  if (prefix.length >= 9 && prefix[8] === 0x7b) {
+    const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+    if (n >= 2n && n <= BigInt(size - 8)) return undefined;
+  }
   if (prefix[0] === 0x50 && prefix[1] === 0x4b && prefix[2] === 0x03 && prefix[3] === 0x04) return 'a PyTorch zip checkpoint (torch.save)';
   if (prefix[0] === 0x80 && (prefix[1] as number) >= 2 && (prefix[1] as number) <= 5) return 'a Python pickle';
   return undefined;
@@ -106,8 +114,8 @@ export function openSafetensors(path: string): SafetensorsHandle {
     const stats = fstatSync(fd);
     if (!stats.isFile()) throw new FileFormatError({ file: path, expected: 'a safetensors file', problem: 'is not a regular file' });
     const size = stats.size;
-    const prefix = readAt(fd, path, 0, Math.min(8, size));
-    const kind = pickleKind(prefix);
+    const prefix = readAt(fd, path, 0, Math.min(9, size));
+    const kind = pickleKind(prefix, size);
     if (kind) throw new UnsupportedError(pickleUnsupportedMessage(path, kind));
     const headerLength = parseHeaderLength(path, prefix, size);
     const header = parseHeader(path, readAt(fd, path, 8, headerLength), size);

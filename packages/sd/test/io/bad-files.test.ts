@@ -215,6 +215,16 @@ describe('pickle checkpoints and missing folders', () => {
     expectError(() => loadSingleFileCheckpoint(p), UnsupportedError, p);
   });
 
+  it('a safetensors file whose header length starts with a pickle\'s or a zip\'s bytes is read, not refused', () => {
+    // N = 640 = 0x0280 and N = 1408 = 0x0580 are written 80 02 … / 80 05 …; N = 0x04034b50 starts like a zip (too big to build)
+    for (const n of [640, 1408]) {
+      const p = join(dir, `header-${n}.safetensors`);
+      writeRaw(p, JSON.stringify({ x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }).padEnd(n), f32Bytes([1.5]));
+      expect(readFileSync(p)[0]).toBe(0x80);
+      expect(Array.from(openSafetensors(p).read('x').data)).toEqual([1.5]);
+    }
+  });
+
   it('a component folder with only .bin weights', () => {
     const d = join(dir, 'unet-bin');
     mkdirSync(d);

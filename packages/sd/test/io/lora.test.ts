@@ -121,16 +121,59 @@ const attentionOnly: LoraWeightsByComponent = {
   textEncoder: new Map([...synthetic.textEncoder].filter(([m]) => /_proj$/.test(m)).map(([m, l]) => [m, { down: l.down, up: l.up }])),
 };
 
+/** What a file without alpha keys holds for `weights`: up · alpha / r (float32), alpha undefined. */
+function folded(weights: LoraWeightsByComponent): LoraWeightsByComponent {
+  const fold = (layers: Map<string, LoraLayer>): Map<string, LoraLayer> =>
+    new Map(
+      [...layers].map(([m, l]) => {
+        const r = l.down.shape[0] as number;
+        const factor = (l.alpha ?? r) / r;
+        const up: HostTensor = { ...l.up, data: Float32Array.from(l.up.data, (v) => Math.fround(v * factor)) };
+        return [m, { down: l.down, up }];
+      }),
+    );
+  return { unet: fold(weights.unet), textEncoder: fold(weights.textEncoder) };
+}
+
 describe('synthetic LoRA with a text encoder, alphas and conv layers', () => {
-  it.each(['diffusers', 'peft', 'kohya'] as LoraFormat[])('round-trips exactly through %s (with and without a module list)', (format) => {
+  it.each(['diffusers', 'peft', 'kohya'] as LoraFormat[])('round-trips through %s (with and without a module list): kohya exactly, the others with alpha / r folded into up', (format) => {
     const path = join(tempDir(), `${format}.safetensors`);
     writeLora(path, synthetic, { format });
-    expectSameLora(readLora(path).weights, synthetic, format);
+    const expected = format === 'kohya' ? synthetic : folded(synthetic);
+    expectSameLora(readLora(path).weights, expected, format);
     const known = {
       unet: [...synthetic.unet.keys()].map((m) => `${m}.weight`),
       textEncoder: [...synthetic.textEncoder.keys()].map((m) => `${m}.weight`),
     };
-    expectSameLora(readLora(path, { knownModules: known }).weights, synthetic, `${format} with list`);
+    expectSameLora(readLora(path, { knownModules: known }).weights, expected, `${format} with list`);
+  });
+
+  it.each(['diffusers', 'peft', 'attn-procs'] as LoraFormat[])('%s files pass diffusers load_lora_weights\' key check (every key holds "lora")', (format) => {
+    const weights = format === 'attn-procs' ? attentionOnly : synthetic;
+    const keys = [...loraToTensors(weights, format).keys()];
+    expect(keys.length).toBe((weights.unet.size + weights.textEncoder.size) * 2);
+    expect(keys.filter((k) => !k.includes('lora'))).toEqual([]);
+  });
+
+  it('folds alpha without changing the update ΔW = (alpha / r) · up · down', () => {
+    const layer = synthetic.unet.get('down_blocks.0.attentions.0.transformer_blocks.0.ff.net.0.proj') as LoraLayer; // alpha 8, r 2
+    const back = readLora((() => {
+      const path = join(tempDir(), 'fold.safetensors');
+      writeLora(path, { unet: new Map([['m.to_q', layer]]), textEncoder: new Map() }, { format: 'peft' });
+      return path;
+    })()).weights.unet.get('m.to_q') as LoraLayer;
+    expect(back.alpha).toBeUndefined();
+    const [out, r] = layer.up.shape as [number, number];
+    const inF = layer.down.shape[1] as number;
+    for (const [o, i] of [[0, 0], [17, 5], [out - 1, inF - 1]] as const) {
+      let want = 0;
+      let got = 0;
+      for (let k = 0; k < r; k++) {
+        want += (8 / r) * (layer.up.data[o * r + k] as number) * (layer.down.data[k * inF + i] as number);
+        got += (back.up.data[o * r + k] as number) * (back.down.data[k * inF + i] as number);
+      }
+      expect(got).toBeCloseTo(want, 6);
+    }
   });
 
   it('round-trips attention modules through attn-procs, and refuses what that format cannot hold', () => {
@@ -139,8 +182,10 @@ describe('synthetic LoRA with a text encoder, alphas and conv layers', () => {
     expect(readLora(path).format).toBe('attn-procs');
     expectSameLora(readLora(path).weights, attentionOnly, 'attn-procs');
     expect(() => writeLora(path, synthetic, { format: 'attn-procs' })).toThrow(UnsupportedError);
+    // alpha ≠ r: that format has no alpha, so it is folded into up like diffusers/peft
     const alpha: LoraWeightsByComponent = { unet: new Map([['a.attn1.to_q', { down: tensor([2, 4], 1), up: tensor([4, 2], 2), alpha: 3 }]]), textEncoder: new Map() };
-    expect(() => loraToTensors(alpha, 'attn-procs')).toThrow(UnsupportedError);
+    writeLora(path, alpha, { format: 'attn-procs' });
+    expectSameLora(readLora(path).weights, folded(alpha), 'attn-procs alpha 3');
   });
 
   it('writes the key names each format specifies', () => {
@@ -151,18 +196,14 @@ describe('synthetic LoRA with a text encoder, alphas and conv layers', () => {
     };
     const keys = (format: LoraFormat, weights = one): string[] => [...loraToTensors(weights, format).keys()].sort();
     expect(keys('diffusers')).toEqual([
-      'text_encoder.text_model.encoder.layers.0.self_attn.q_proj.alpha',
       'text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_linear_layer.down.weight',
       'text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_linear_layer.up.weight',
-      'unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_out.0.alpha',
       'unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_out.0.lora.down.weight',
       'unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_out.0.lora.up.weight',
     ]);
     expect(keys('peft')).toEqual([
-      'text_encoder.text_model.encoder.layers.0.self_attn.q_proj.alpha',
       'text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_A.weight',
       'text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_B.weight',
-      'unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_out.0.alpha',
       'unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_out.0.lora_A.weight',
       'unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_out.0.lora_B.weight',
     ]);

@@ -12,10 +12,10 @@ import { InvalidOptionError, UnsupportedError, writeJsonFileAtomic } from '@eras
 import { scoreErasedClass, type ClassifiedImage } from '@erase/eval';
 import { SHAPE_CLASSES, ShapesWorldModel, classOfWord, photoPrompt, sampleAndClassify, seedRange, type SampleRequest, type ShapeClass } from '@erase/shapes-world';
 import { join } from 'node:path';
-import { checkTargetFolder, writeFolderAtomic } from '../../io/staging';
+import { writeFolderAtomic } from '../../io/staging';
 import { HELP_FLAG, MODEL_FLAGS, OUTPUT_FLAGS, existingPath, parseFlags, usage, type FlagSpecs } from '../args';
 import { report, secondsSince, type CommandContext } from '../context';
-import { checkModelFlags, loadModelWithErasure, type ModelFlags } from '../load-model';
+import { checkOutFlag, checkModelFlags, loadModelWithErasure, type ModelFlags } from '../load-model';
 import { createProgress } from '../progress';
 
 const SPECS: FlagSpecs = {
@@ -56,7 +56,7 @@ export async function runEvaluate(argv: readonly string[], context: CommandConte
   }
   const erasure = existingPath('erasure', flags.erasure as string | undefined);
   const out = flags.out as string | undefined;
-  if (out !== undefined) checkTargetFolder(out, flags.overwrite === true);
+  if (out !== undefined) checkOutFlag(out, flags.overwrite === true, flags as ModelFlags, erasure);
   checkModelFlags(flags as ModelFlags);
 
   const start = performance.now();

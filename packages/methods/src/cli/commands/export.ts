@@ -3,10 +3,9 @@
  * unfused LoRA folded in), as a complete diffusers folder (`exportModel`), atomically.
  */
 import { exportModel } from '../../io/export';
-import { checkTargetFolder } from '../../io/staging';
 import { HELP_FLAG, MODEL_FLAGS, OUTPUT_FLAGS, existingPath, parseFlags, required, usage, type FlagSpecs } from '../args';
 import { report, secondsSince, type CommandContext } from '../context';
-import { checkModelFlags, loadModelWithErasure, type ModelFlags } from '../load-model';
+import { checkOutFlag, checkModelFlags, loadModelWithErasure, type ModelFlags } from '../load-model';
 
 const SPECS: FlagSpecs = {
   erasure: { kind: 'string', value: '<dir>', help: 'apply a saved erasure first (a folder written by erase <method> --out)' },
@@ -24,8 +23,8 @@ export async function runExport(argv: readonly string[], context: CommandContext
   }
   const out = required('out', flags.out as string | undefined, 'the folder to write the model into');
   const overwrite = flags.overwrite === true;
-  checkTargetFolder(out, overwrite);
   const erasure = existingPath('erasure', flags.erasure as string | undefined);
+  checkOutFlag(out, overwrite, flags as ModelFlags, erasure);
   checkModelFlags(flags as ModelFlags);
   const start = performance.now();
   const { model, applied } = await loadModelWithErasure(flags as ModelFlags, erasure);

@@ -10,10 +10,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { InvalidOptionError, reportProgress, throwIfAborted } from '@erase/core';
 import { encodePng, textToImage } from '@erase/sd';
 import { ShapesWorldModel, WORLD_SAMPLING_STEPS } from '@erase/shapes-world';
-import { checkTargetFolder, writeFolderAtomic } from '../../io/staging';
+import { writeFolderAtomic } from '../../io/staging';
 import { HELP_FLAG, MODEL_FLAGS, OUTPUT_FLAGS, existingPath, parseFlags, required, usage, type FlagSpecs } from '../args';
 import { report, secondsSince, type CommandContext } from '../context';
-import { checkModelFlags, loadModelWithErasure, type ModelFlags } from '../load-model';
+import { checkOutFlag, checkModelFlags, loadModelWithErasure, type ModelFlags } from '../load-model';
 import { createProgress } from '../progress';
 
 const SPECS: FlagSpecs = {
@@ -53,8 +53,8 @@ export async function runGenerate(argv: readonly string[], context: CommandConte
   if (first < 0) throw new InvalidOptionError({ option: '--seed', expected: 'a non-negative integer', received: first });
   const out = required('out', flags.out as string | undefined, 'the folder to write the images into');
   const overwrite = flags.overwrite === true;
-  checkTargetFolder(out, overwrite);
   const erasure = existingPath('erasure', flags.erasure as string | undefined);
+  checkOutFlag(out, overwrite, flags as ModelFlags, erasure);
   checkModelFlags(flags as ModelFlags);
 
   const start = performance.now();

@@ -7,10 +7,9 @@
 import { InvalidOptionError, UnsupportedError } from '@erase/core';
 import { baseFingerprint } from '../../io/fingerprint';
 import { save } from '../../io/save';
-import { checkTargetFolder } from '../../io/staging';
 import { HELP_FLAG, MODEL_FLAGS, OUTPUT_FLAGS, parseFlags, readConfigFile, required, setOption, usage, type FlagSpecs } from '../args';
 import { report, secondsSince, type CommandContext } from '../context';
-import { checkModelFlags, loadModel, type ModelFlags } from '../load-model';
+import { checkOutFlag, checkModelFlags, loadModel, type ModelFlags } from '../load-model';
 import type { MethodCommand } from '../methods-table';
 import { createProgress } from '../progress';
 
@@ -30,6 +29,14 @@ export function methodOptions(row: MethodCommand, flags: Record<string, unknown>
     const value = flags[name];
     if (value === undefined || value === false) continue;
     setOption(options, spec.option, spec.kind === 'boolean' ? (spec.set ?? true) : value);
+  }
+  if ('inPlace' in options && options.inPlace !== true) {
+    throw new InvalidOptionError({
+      option: '--config',
+      expected: 'no inPlace, or inPlace: true (the CLI saves the edit the method writes into the model)',
+      received: options.inPlace,
+      message: `--config: inPlace ${JSON.stringify(options.inPlace)} would leave the model unedited, so erase ${row.command} would have nothing to save; drop it.`,
+    });
   }
   const concepts = required('concepts', options.concepts as string[] | undefined, 'the concepts to erase, comma-separated');
   if (!Array.isArray(concepts) || concepts.length === 0 || concepts.some((c) => typeof c !== 'string' || c.trim() === '')) {
@@ -63,8 +70,8 @@ export async function runMethodCommand(row: MethodCommand, argv: readonly string
   }
   const out = required('out', flags.out as string | undefined, 'the folder to save the erasure into');
   const overwrite = flags.overwrite === true;
-  checkTargetFolder(out, overwrite);
   const modelFlags = flags as ModelFlags;
+  checkOutFlag(out, overwrite, modelFlags);
   checkModelFlags(modelFlags);
 
   const start = performance.now();

@@ -1,0 +1,77 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { InvalidOptionError } from '@erase/core';
+import { checkOutsideProtected, writeFolderAtomic } from './staging';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+/** root/holder/model/{model_index.json, unet/w} and root/holder/single.safetensors */
+function layout(): { root: string; holder: string; model: string; single: string } {
+  const root = mkdtempSync(join(tmpdir(), 'erase-staging-'));
+  dirs.push(root);
+  const holder = join(root, 'holder');
+  const model = join(holder, 'model');
+  mkdirSync(join(model, 'unet'), { recursive: true });
+  writeFileSync(join(model, 'model_index.json'), '{}');
+  writeFileSync(join(model, 'unet', 'w'), 'weights');
+  const single = join(holder, 'single.safetensors');
+  writeFileSync(single, 'x');
+  return { root, holder, model, single };
+}
+const refusal = (dir: string, protect: { path: string; what: string }[], option?: string): InvalidOptionError | undefined => {
+  try {
+    checkOutsideProtected(dir, protect, option);
+    return undefined;
+  } catch (error) {
+    if (InvalidOptionError.isInstance(error)) return error;
+    throw error;
+  }
+};
+
+describe('checkOutsideProtected', () => {
+  it('refuses the protected folder itself, a folder holding it, and one inside it, under any spelling', () => {
+    const { root, holder, model } = layout();
+    const protect = [{ path: model, what: 'the model (--model)' }];
+    expect(refusal(model, protect, '--out')?.message).toMatch(/^--out: .* is the model \(--model\)/);
+    expect(refusal(`${model}/`, protect)?.message).toMatch(/ is the model/);
+    expect(refusal(join(model, '..', 'model'), protect)?.message).toMatch(/ is the model/);
+    expect(refusal(holder, protect)?.message).toMatch(/ contains the model/);
+    expect(refusal(root, protect)?.message).toMatch(/ contains the model/);
+    expect(refusal(join(model, 'erased'), protect)?.message).toMatch(/ lies inside the model/);
+    expect(refusal(join(model, 'not', 'yet', 'there'), protect)?.message).toMatch(/ lies inside the model/);
+    const link = join(root, 'link');
+    symlinkSync(model, link);
+    expect(refusal(link, protect)?.message).toMatch(/ is the model/);
+    expect(refusal(join(link, 'sub'), protect)?.message).toMatch(/ lies inside the model/);
+    expect(refusal(link, [{ path: link, what: 'x' }])?.option).toBe('dir');
+  });
+
+  it('allows siblings, and folders next to a protected single file', () => {
+    const { holder, model, single } = layout();
+    expect(refusal(join(holder, 'model-erased'), [{ path: model, what: 'm' }])).toBeUndefined();
+    expect(refusal(join(holder, 'mod'), [{ path: model, what: 'm' }])).toBeUndefined(); // a prefix of the name is not a parent
+    expect(refusal(join(holder, 'erased'), [{ path: single, what: 'm' }])).toBeUndefined();
+    expect(refusal(holder, [{ path: single, what: 'the checkpoint' }])?.message).toMatch(/ contains the checkpoint/);
+  });
+});
+
+describe('writeFolderAtomic with protected paths', () => {
+  it('refuses, with overwrite, to replace the folder it protects, and leaves it as it was', async () => {
+    const { holder, model } = layout();
+    let called = false;
+    await expect(
+      writeFolderAtomic(model, true, () => {
+        called = true;
+      }, [{ path: model, what: 'the base model' }]),
+    ).rejects.toThrow(/is the base model/);
+    await expect(writeFolderAtomic(holder, true, () => undefined, [{ path: model, what: 'the base model' }])).rejects.toThrow(/contains the base model/);
+    expect(called).toBe(false);
+    expect(readdirSync(model).sort()).toEqual(['model_index.json', 'unet']);
+    expect(readFileSync(join(model, 'unet', 'w'), 'utf8')).toBe('weights');
+    expect(readdirSync(holder).sort()).toEqual(['model', 'single.safetensors']); // no staging folder left
+  });
+});
