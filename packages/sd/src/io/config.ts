@@ -15,6 +15,16 @@ export function camelToSnake(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
+/**
+ * The most repeated layers a config may ask for (UNet/VAE `layers_per_block`, `transformer_layers_per_block`, CLIP
+ * `num_hidden_layers`). No published model comes near (SDXL: 10 transformer layers per block; CLIP-H: 32 layers); the
+ * cap turns a corrupt or hostile config into a typed error instead of a key plan too large for memory.
+ */
+export const MAX_REPEATED_LAYERS = 1000;
+
+/** The most training timesteps a scheduler config may ask for (diffusers' SD configs: 1000). */
+export const MAX_TRAIN_TIMESTEPS = 100_000;
+
 /** Converts the top-level keys of a config object to camelCase (values are kept as they are). */
 export function camelizeConfig(raw: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -203,6 +203,12 @@ export function loadLora(host: LoraHost, weights: LoraWeights, options: LoadLora
     if (!up || up[0] !== m.outFeatures || up[1] !== r) {
       wrongShape.push({ key: `${path}.lora.up`, expected: [m.outFeatures, Math.max(r, 1)], received: layer.up.shape });
     }
+    for (const [part, factor] of [['down', layer.down], ['up', layer.up]] as const) {
+      const size = factor.shape.reduce((a, b) => a * b, 1);
+      if (factor.data.length !== size) {
+        throw new InvalidOptionError({ option: `${path} LoRA ${part}`, expected: `data of length ${size} for shape [${factor.shape.join(', ')}]`, received: `data of length ${factor.data.length}` });
+      }
+    }
     if (layer.alpha !== undefined && (!Number.isFinite(layer.alpha) || layer.alpha <= 0)) {
       throw new InvalidOptionError({ option: `${path} alpha`, expected: 'a positive number', received: layer.alpha });
     }
@@ -211,14 +217,27 @@ export function loadLora(host: LoraHost, weights: LoraWeights, options: LoadLora
 
   const trainable = options.trainable ?? true;
   const layers = new Map<string, Layer>();
-  for (const [path, layer] of weights) {
-    const downShape = matrixShape(layer.down.shape) as [number, number];
-    const upShape = matrixShape(layer.up.shape) as [number, number];
-    const r = downShape[0];
-    const alpha = layer.alpha ?? r;
-    const down = tf.tidy(() => tf.variable(tf.tensor2d(Float32Array.from(layer.down.data), downShape), trainable)); // A [r, in]
-    const up = tf.tidy(() => tf.variable(tf.tensor2d(Float32Array.from(layer.up.data), upShape), trainable)); // B [out, r]
-    layers.set(path, { down, up, factor: alpha / r, alpha });
+  try {
+    for (const [path, layer] of weights) {
+      const downShape = matrixShape(layer.down.shape) as [number, number];
+      const upShape = matrixShape(layer.up.shape) as [number, number];
+      const r = downShape[0];
+      const alpha = layer.alpha ?? r;
+      const down = tf.tidy(() => tf.variable(tf.tensor2d(Float32Array.from(layer.down.data), downShape), trainable)); // A [r, in]
+      try {
+        const up = tf.tidy(() => tf.variable(tf.tensor2d(Float32Array.from(layer.up.data), upShape), trainable)); // B [out, r]
+        layers.set(path, { down, up, factor: alpha / r, alpha });
+      } catch (error) {
+        down.dispose();
+        throw error;
+      }
+    }
+  } catch (error) {
+    for (const l of layers.values()) {
+      l.down.dispose();
+      l.up.dispose();
+    }
+    throw error;
   }
   const first = weights.values().next().value as LoraLayerWeights;
   const rank = (matrixShape(first.down.shape) as [number, number])[0];

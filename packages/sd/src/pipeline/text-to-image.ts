@@ -83,23 +83,26 @@ export async function textToImage(model: DiffusionModel, options: TextToImageOpt
     throw new ShapeMismatchError({ what: 'latents', expected: [batch, h, w, c], received: options.latents.shape });
   }
 
-  const condContext = model.textEncoder.encodePrompts(batchPrompts); // [B, T, D]
-  const uncondContext = useGuidance ? model.textEncoder.encodePrompts(batchNegatives) : undefined; // [B, T, D]
-  const batchGuidance = options.batchGuidance ?? true;
-  const jointContext =
-    useGuidance && batchGuidance ? tf.concat([uncondContext as tf.Tensor3D, condContext], 0) : undefined; // [2B, T, D]
-
-  let latents = tf.tidy(() => {
-    const initial = options.latents ?? (new Rng(options.seed ?? 0).normalTensor([batch, h, w, c]) as tf.Tensor4D); // [B, h, w, C]
-    return tf.mul(initial, scheduler.initNoiseSigma) as tf.Tensor4D; // [B, h, w, C]
-  });
-
+  const rng = options.latents ? undefined : new Rng(options.seed ?? 0); // validates the seed before any tensor exists
+  let condContext: tf.Tensor3D | undefined;
+  let uncondContext: tf.Tensor3D | undefined;
+  let jointContext: tf.Tensor3D | undefined;
+  let latents: tf.Tensor4D | undefined;
   try {
+    condContext = model.textEncoder.encodePrompts(batchPrompts); // [B, T, D]
+    uncondContext = useGuidance ? model.textEncoder.encodePrompts(batchNegatives) : undefined; // [B, T, D]
+    const batchGuidance = options.batchGuidance ?? true;
+    jointContext = useGuidance && batchGuidance ? (tf.concat([uncondContext as tf.Tensor3D, condContext], 0) as tf.Tensor3D) : undefined; // [2B, T, D]
+    latents = tf.tidy(() => {
+      const initial = options.latents ?? ((rng as Rng).normalTensor([batch, h, w, c]) as tf.Tensor4D); // [B, h, w, C]
+      return tf.mul(initial, scheduler.initNoiseSigma) as tf.Tensor4D; // [B, h, w, C]
+    });
     const timesteps = scheduler.timesteps;
     for (let i = 0; i < timesteps.length; i++) {
       throwIfAborted(options.signal, 'textToImage');
       const t = timesteps[i] as number;
-      const noisePred = tf.tidy(() => predictGuided(model, scheduler, latents, t, guidance, condContext, uncondContext, jointContext)); // [B, h, w, C]
+      const current = latents;
+      const noisePred = tf.tidy(() => predictGuided(model, scheduler, current, t, guidance, condContext as tf.Tensor3D, uncondContext, jointContext)); // [B, h, w, C]
       const out = scheduler.step(noisePred, t, latents, { eta: options.eta ?? 0 });
       noisePred.dispose();
       out.predOriginalSample?.dispose();
@@ -110,21 +113,27 @@ export async function textToImage(model: DiffusionModel, options: TextToImageOpt
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   } catch (error) {
-    latents.dispose();
+    latents?.dispose();
     throw error;
   } finally {
-    condContext.dispose();
+    condContext?.dispose();
     uncondContext?.dispose();
     jointContext?.dispose();
   }
 
-  if (options.outputType === 'latent') return { latents };
-  const images = tf.tidy(() => {
-    const scaled = tf.div(latents, model.codec.scalingFactor) as tf.Tensor4D; // [B, h, w, C]
-    const decoded = model.codec.decode(scaled); // [B, H, W, 3] in ~[-1, 1]
-    return tf.clipByValue(tf.add(tf.mul(decoded, 0.5), 0.5), 0, 1) as tf.Tensor4D; // [B, H, W, 3] in [0, 1]
-  });
-  return { images, latents };
+  const final = latents;
+  if (options.outputType === 'latent') return { latents: final };
+  try {
+    const images = tf.tidy(() => {
+      const scaled = tf.div(final, model.codec.scalingFactor) as tf.Tensor4D; // [B, h, w, C]
+      const decoded = model.codec.decode(scaled); // [B, H, W, 3] in ~[-1, 1]
+      return tf.clipByValue(tf.add(tf.mul(decoded, 0.5), 0.5), 0, 1) as tf.Tensor4D; // [B, H, W, 3] in [0, 1]
+    });
+    return { images, latents: final };
+  } catch (error) {
+    final.dispose();
+    throw error;
+  }
 }
 
 function predictGuided(

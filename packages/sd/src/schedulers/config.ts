@@ -4,12 +4,12 @@
  * keys the class does not use (as `from_config` does: one SD config serves every scheduler class).
  */
 import { InvalidOptionError } from '@erase/core';
-import { camelToSnake, camelizeConfig } from '../io/config';
+import { MAX_TRAIN_TIMESTEPS, camelToSnake, camelizeConfig } from '../io/config';
 
 /** How one config field is checked. */
 export type FieldSpec =
   | { readonly kind: 'number' }
-  | { readonly kind: 'positive-integer' }
+  | { readonly kind: 'positive-integer'; readonly max?: number }
   | { readonly kind: 'integer' }
   | { readonly kind: 'boolean' }
   | { readonly kind: 'number-or-null' }
@@ -50,8 +50,12 @@ function checkField(option: string, value: unknown, field: FieldSpec): unknown {
   switch (field.kind) {
     case 'number':
       return typeof value === 'number' && Number.isFinite(value) ? value : fail('a finite number');
-    case 'positive-integer':
-      return Number.isSafeInteger(value) && (value as number) > 0 ? value : fail('a positive integer');
+    case 'positive-integer': {
+      const max = field.max ?? Number.MAX_SAFE_INTEGER;
+      return Number.isSafeInteger(value) && (value as number) > 0 && (value as number) <= max
+        ? value
+        : fail(field.max === undefined ? 'a positive integer' : `a positive integer up to ${max}`);
+    }
     case 'integer':
       return Number.isSafeInteger(value) ? value : fail('an integer');
     case 'boolean':
@@ -73,7 +77,7 @@ function checkField(option: string, value: unknown, field: FieldSpec): unknown {
 
 /** Specs of the schedule fields every scheduler shares. */
 export const BETA_FIELDS = {
-  numTrainTimesteps: { kind: 'positive-integer' },
+  numTrainTimesteps: { kind: 'positive-integer', max: MAX_TRAIN_TIMESTEPS },
   betaStart: { kind: 'number' },
   betaEnd: { kind: 'number' },
   trainedBetas: { kind: 'numbers-or-null' },

@@ -6,7 +6,7 @@
  * which follow `CLIPTextConfig.__init__`). Values are validated; a wrong one throws a typed error naming the key.
  */
 import { InvalidOptionError, UnsupportedError } from '@erase/core';
-import { camelizeConfig } from '../io/config';
+import { MAX_REPEATED_LAYERS, camelizeConfig } from '../io/config';
 
 /** Activations of the MLP: `quick_gelu(x) = x·σ(1.702x)` (OpenAI CLIP, SD 1.x) or exact `gelu` (erf; SD 2.x, SDXL). */
 export type ClipHiddenAct = 'quick_gelu' | 'gelu';
@@ -77,6 +77,8 @@ export function parseClipTextConfig(raw: Readonly<Record<string, unknown>>, sour
     return value;
   };
   const hiddenSize = positiveInt('hiddenSize', 'hidden_size');
+  const layerCount = positiveInt('numHiddenLayers', 'num_hidden_layers');
+  if (layerCount > MAX_REPEATED_LAYERS) throw invalid(source, 'num_hidden_layers', `a positive integer up to ${MAX_REPEATED_LAYERS}`, layerCount);
   const numAttentionHeads = positiveInt('numAttentionHeads', 'num_attention_heads');
   if (hiddenSize % numAttentionHeads !== 0) {
     throw invalid(source, 'num_attention_heads', `a divisor of hidden_size ${hiddenSize}`, numAttentionHeads);
@@ -99,7 +101,7 @@ export function parseClipTextConfig(raw: Readonly<Record<string, unknown>>, sour
     vocabSize: positiveInt('vocabSize', 'vocab_size'),
     hiddenSize,
     intermediateSize: positiveInt('intermediateSize', 'intermediate_size'),
-    numHiddenLayers: positiveInt('numHiddenLayers', 'num_hidden_layers'),
+    numHiddenLayers: layerCount,
     numAttentionHeads,
     maxPositionEmbeddings: positiveInt('maxPositionEmbeddings', 'max_position_embeddings'),
     hiddenAct,

@@ -12,7 +12,7 @@
  *   throws `UnsupportedError` naming the key, instead of being silently ignored.
  */
 import { InvalidOptionError, UnsupportedError } from '@erase/core';
-import { camelizeConfig } from '../io/config';
+import { MAX_REPEATED_LAYERS, camelizeConfig } from '../io/config';
 
 /** Down block types this implementation builds. */
 export type DownBlockType = 'CrossAttnDownBlock2D' | 'DownBlock2D';
@@ -142,8 +142,11 @@ export function parseUNetConfig(raw: Readonly<Record<string, unknown>>, source =
   const timeEmbeddingDim = c.timeEmbeddingDim ?? null;
   const timeEmbedDim = timeEmbeddingDim === null ? 4 * (blockOutChannels[0] as number) : int(c, 'time_embedding_dim', 0, source);
   const sampleSizeRaw = c.sampleSize ?? 64;
-  const sampleSize = Array.isArray(sampleSizeRaw) ? Number(sampleSizeRaw[0]) : Number(sampleSizeRaw);
-  if (!Number.isInteger(sampleSize) || sampleSize < 1) throw new InvalidOptionError({ option: 'sample_size', expected: 'a positive integer', received: sampleSizeRaw });
+  const sizes: unknown[] = Array.isArray(sampleSizeRaw) ? sampleSizeRaw : [sampleSizeRaw];
+  if (sizes.length === 0 || !sizes.every((n) => Number.isSafeInteger(n) && (n as number) > 0)) {
+    throw new InvalidOptionError({ option: 'sample_size', expected: `a positive integer or a list of them (${source})`, received: sampleSizeRaw });
+  }
+  const sampleSize = sizes[0] as number;
   const convInKernel = int(c, 'conv_in_kernel', 3, source);
   const convOutKernel = int(c, 'conv_out_kernel', 3, source);
   if (convInKernel % 2 === 0 || convOutKernel % 2 === 0) throw new InvalidOptionError({ option: 'conv_in_kernel/conv_out_kernel', expected: 'odd kernel sizes', received: [convInKernel, convOutKernel] });
@@ -164,15 +167,15 @@ export function parseUNetConfig(raw: Readonly<Record<string, unknown>>, source =
     midBlockType: midRaw,
     upBlockTypes: upBlockTypes as UpBlockType[],
     blockOutChannels,
-    layersPerBlock: perBlock(c, 'layers_per_block', 2, blocks, source),
+    layersPerBlock: perBlock(c, 'layers_per_block', 2, blocks, source, MAX_REPEATED_LAYERS),
     downsamplePadding: int(c, 'downsample_padding', 1, source),
     midBlockScaleFactor: num(c, 'mid_block_scale_factor', 1, source),
     dropout: num(c, 'dropout', 0, source),
     actFn,
     normNumGroups,
-    normEps: num(c, 'norm_eps', 1e-5, source),
+    normEps: positiveNum(c, 'norm_eps', 1e-5, source),
     crossAttentionDim,
-    transformerLayersPerBlock: perBlock(c, 'transformer_layers_per_block', 1, blocks, source),
+    transformerLayersPerBlock: perBlock(c, 'transformer_layers_per_block', 1, blocks, source, MAX_REPEATED_LAYERS),
     numAttentionHeads,
     useLinearProjection: bool(c, 'use_linear_projection', false, source),
     upcastAttention: bool(c, 'upcast_attention', false, source),
@@ -197,6 +200,12 @@ function num(c: Raw, key: string, fallback: number, source: string): number {
 function int(c: Raw, key: string, fallback: number, source: string): number {
   const v = num(c, key, fallback, source);
   if (!Number.isInteger(v) || v < 0) throw new InvalidOptionError({ option: key, expected: `a non-negative integer (${source})`, received: v });
+  return v;
+}
+
+function positiveNum(c: Raw, key: string, fallback: number, source: string): number {
+  const v = num(c, key, fallback, source);
+  if (!(v > 0)) throw new InvalidOptionError({ option: key, expected: `a positive number (${source})`, received: v });
   return v;
 }
 
@@ -225,11 +234,13 @@ function intList(c: Raw, key: string, fallback: number[], source: string): numbe
   return v as number[];
 }
 
-/** A positive integer or a list of one per block → one entry per block. */
-function perBlock(c: Raw, key: string, fallback: number, blocks: number, source: string): number[] {
+/** A positive integer (at most `max`) or a list of one per block → one entry per block. */
+function perBlock(c: Raw, key: string, fallback: number, blocks: number, source: string, max = Number.MAX_SAFE_INTEGER): number[] {
   const v = c[camel(key)];
+  const ok = (n: unknown): boolean => Number.isInteger(n) && (n as number) > 0 && (n as number) <= max;
   if (v === undefined || v === null) return new Array<number>(blocks).fill(fallback);
-  if (Number.isInteger(v) && (v as number) > 0) return new Array<number>(blocks).fill(v as number);
-  if (Array.isArray(v) && v.length === blocks && v.every((n) => Number.isInteger(n) && (n as number) > 0)) return v as number[];
-  throw new InvalidOptionError({ option: key, expected: `a positive integer or a list of ${blocks} positive integers (${source})`, received: v });
+  if (ok(v)) return new Array<number>(blocks).fill(v as number);
+  if (Array.isArray(v) && v.length === blocks && v.every(ok)) return v as number[];
+  const range = max === Number.MAX_SAFE_INTEGER ? 'positive integers' : `integers in [1, ${max}]`;
+  throw new InvalidOptionError({ option: key, expected: `one of the ${range} or a list of ${blocks} (${source})`, received: v });
 }

@@ -6,7 +6,7 @@
  * every up block `UpDecoderBlock2D`, activation SiLU.
  */
 import { InvalidOptionError, UnsupportedError } from '@erase/core';
-import { camelizeConfig } from '../io/config';
+import { MAX_REPEATED_LAYERS, camelizeConfig } from '../io/config';
 
 /** A validated AutoencoderKL config. */
 export interface AutoencoderKLConfig {
@@ -57,6 +57,10 @@ export function parseAutoencoderKLConfig(raw: Readonly<Record<string, unknown>>,
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw invalid(source, snake, 'a positive integer', value);
     return value;
   };
+  const atMost = (value: number, max: number, snake: string): number => {
+    if (value > max) throw invalid(source, snake, `a positive integer up to ${max}`, value);
+    return value;
+  };
   const blockOutChannels = c.blockOutChannels ?? defaults.blockOutChannels;
   if (!Array.isArray(blockOutChannels) || blockOutChannels.length === 0) {
     throw invalid(source, 'block_out_channels', 'a non-empty array of positive integers', blockOutChannels);
@@ -98,7 +102,7 @@ export function parseAutoencoderKLConfig(raw: Readonly<Record<string, unknown>>,
     inChannels: positiveInt(c.inChannels ?? defaults.inChannels, 'in_channels'),
     outChannels: positiveInt(c.outChannels ?? defaults.outChannels, 'out_channels'),
     blockOutChannels: [...(blockOutChannels as number[])],
-    layersPerBlock: positiveInt(c.layersPerBlock ?? defaults.layersPerBlock, 'layers_per_block'),
+    layersPerBlock: atMost(positiveInt(c.layersPerBlock ?? defaults.layersPerBlock, 'layers_per_block'), MAX_REPEATED_LAYERS, 'layers_per_block'),
     latentChannels: positiveInt(c.latentChannels ?? defaults.latentChannels, 'latent_channels'),
     normNumGroups,
     scalingFactor,

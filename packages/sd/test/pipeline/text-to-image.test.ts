@@ -62,6 +62,9 @@ describe('textToImage with a fake model', () => {
       InvalidOptionError.isInstance(e),
     );
     const before = tf.memory().numTensors;
+    // a bad seed is found before the prompts are encoded (their contexts used to leak)
+    await expect(textToImage(model, { prompt: 'a', seed: 1.5 })).rejects.toSatisfy((e) => InvalidOptionError.isInstance(e));
+    expect(tf.memory().numTensors).toBe(before);
     const controller = new AbortController();
     const pending = textToImage(model, {
       prompt: 'a',

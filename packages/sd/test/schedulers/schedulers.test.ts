@@ -50,6 +50,7 @@ describe('configs', () => {
     const bad: [Record<string, unknown>, string][] = [
       [{ beta_schedule: 'cosine' }, 'DDIMScheduler.beta_schedule'],
       [{ num_train_timesteps: 0 }, 'DDIMScheduler.num_train_timesteps'],
+      [{ num_train_timesteps: 1e9 }, 'DDIMScheduler.num_train_timesteps'], // capped: the schedule would be 8 GB of floats
       [{ timestep_spacing: 'uniform' }, 'DDIMScheduler.timestep_spacing'],
       [{ clip_sample: 'yes' }, 'DDIMScheduler.clip_sample'],
       [{ trained_betas: [0.1, 'x'] }, 'DDIMScheduler.trained_betas'],

@@ -199,6 +199,7 @@ describe('CLIPTextModel weights and errors', () => {
     expect(() => parseClipTextConfig({ ...tinyConfig(), hidden_act: 'relu' })).toThrow(UnsupportedError);
     expect(() => parseClipTextConfig({ ...tinyConfig(), num_attention_heads: 5 })).toThrow(InvalidOptionError);
     expect(() => parseClipTextConfig({ ...tinyConfig(), hidden_size: '32' })).toThrow(/hidden_size/);
+    expect(() => parseClipTextConfig({ ...tinyConfig(), num_hidden_layers: 1e8 })).toThrow(/num_hidden_layers.*up to 1000/);
     const defaults = parseClipTextConfig({});
     expect(defaults).toMatchObject({ vocabSize: 49408, hiddenSize: 512, numHiddenLayers: 12, eosTokenId: 49407, hiddenAct: 'quick_gelu' });
   });

@@ -90,6 +90,21 @@ describe('parseUNetConfig', () => {
     const list = thrown(() => parseUNetConfig({ layers_per_block: [2, 2] }));
     expect(InvalidOptionError.isInstance(list) && list.option).toBe('layers_per_block');
   });
+
+  it('wrong types and absurd counts → InvalidOptionError, before any key plan is built', () => {
+    const option = (raw: Record<string, unknown>): unknown => {
+      const error = thrown(() => parseUNetConfig(raw));
+      return InvalidOptionError.isInstance(error) ? error.option : error;
+    };
+    expect(option({ layers_per_block: 1e9 })).toBe('layers_per_block'); // a plan of 4e9 resnets would exhaust the heap
+    expect(option({ transformer_layers_per_block: [1, 1, 1, 1e9] })).toBe('transformer_layers_per_block');
+    expect(option({ sample_size: true })).toBe('sample_size');
+    expect(option({ sample_size: '64' })).toBe('sample_size');
+    expect(option({ sample_size: [64, 'x'] })).toBe('sample_size');
+    expect(option({ norm_eps: 0 })).toBe('norm_eps');
+    expect(option({ norm_eps: -1 })).toBe('norm_eps');
+    expect(parseUNetConfig({ sample_size: [96, 96], transformer_layers_per_block: 10 }).sampleSize).toBe(96);
+  });
 });
 
 describe('weights: keys, loading, export', () => {
@@ -193,6 +208,16 @@ describe('input validation and editing errors', () => {
     expect(WeightKeysError.isInstance(error)).toBe(true);
     expect((error as WeightKeysError).unexpected).toEqual(['mid_block.attentions.0.transformer_blocks.0.attn9.to_k']);
     expect((error as WeightKeysError).wrongShape.map((w) => w.key)).toEqual(['mid_block.attentions.0.transformer_blocks.0.attn2.to_k.lora.down']);
+    expect(unet.lora).toBeUndefined();
+    // factors whose data does not fill their shape: refused before any variable is made (the first layer is fine)
+    const before = tf.memory().numTensors;
+    const short = new Map([
+      ['mid_block.attentions.0.transformer_blocks.0.attn2.to_k', { down: f([2, 32]), up: f([64, 2]) }],
+      ['mid_block.attentions.0.transformer_blocks.0.attn2.to_v', { down: { ...f([2, 32]), data: new Float32Array(5) }, up: f([64, 2]) }],
+    ]);
+    const shortError = thrown(() => unet.loadLora(short));
+    expect(InvalidOptionError.isInstance(shortError) && shortError.option).toBe('mid_block.attentions.0.transformer_blocks.0.attn2.to_v LoRA down');
+    expect(tf.memory().numTensors).toBe(before);
     expect(unet.lora).toBeUndefined();
     unet.dispose();
   });

@@ -172,6 +172,7 @@ describe('AutoencoderKL weights', () => {
 describe('AutoencoderKL validation', () => {
   it('validates the config', () => {
     expect(() => parseAutoencoderKLConfig({ ...fixtureConfig, act_fn: 'relu' })).toThrow(UnsupportedError);
+    expect(() => parseAutoencoderKLConfig({ ...fixtureConfig, layers_per_block: 1e9 })).toThrow(/layers_per_block.*up to 1000/);
     expect(() => parseAutoencoderKLConfig({ ...fixtureConfig, down_block_types: ['DownEncoderBlock2D', 'AttnDownEncoderBlock2D'] })).toThrow(UnsupportedError);
     expect(() => parseAutoencoderKLConfig({ ...fixtureConfig, up_block_types: ['UpDecoderBlock2D'] })).toThrow(/up_block_types/);
     expect(() => parseAutoencoderKLConfig({ ...fixtureConfig, norm_num_groups: 24 })).toThrow(InvalidOptionError);
