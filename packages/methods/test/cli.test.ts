@@ -134,6 +134,15 @@ describe('erase generate / evaluate / export', () => {
     }
   });
 
+  it('export reports progress per component, and Ctrl-C during it exits 130 leaving no folder', async () => {
+    const out = join(root, 'export-aborted');
+    const run = await erase(['export', '--erasure', uceOut(), '--out', out, ...world], { abortOn: (stderr) => stderr.includes('[export.write]') });
+    expect(run.code).toBe(130);
+    expect(run.stderr).toMatch(/\[export.write\] 1\//);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(root).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
   it('export writes a diffusers folder that --model loads back', async () => {
     const out = join(root, 'exported');
     const run = await erase(['export', '--erasure', uceOut(), '--out', out, ...world]);
@@ -161,11 +170,14 @@ describe('bad input', () => {
     ['the flag given is named, not its default partner (S1 at the default S2)', ['realera', '--concepts', 'heart', '--cos-high', '0.2'], /--cos-high: .*`sampler.cosHigh`.*above cosLow \(0.3\)/],
     ['a bad sampler choice', ['realera', '--concepts', 'heart', '--rescale', 'unit'], /--rescale.*original-norm/],
     ['a missing model path', ['uce', '--concepts', 'heart', '--model', '/nonexistent/model'], /\/nonexistent\/model/],
+    ['a --model file that is neither a folder nor .safetensors (unsupported input: exit 2)', ['uce', '--concepts', 'heart', '--model', fileURLToPath(import.meta.url)], /is not a diffusers folder or a \.safetensors file/],
     ['a missing erasure folder', ['generate', '--prompt', 'x', '--erasure', '/nonexistent/erasure'], /--erasure.*\/nonexistent\/erasure/],
     ['a positional argument', ['generate', 'a photo', '--prompt', 'x'], /Unexpected argument/],
+    ['a value flag given twice (the last would win silently)', ['uce', '--concepts', 'heart', '--concepts', 'star'], /--concepts was given 2 times; give it once \(several values: comma-separated\)/],
+    ['--out given twice', ['uce', '--concepts', 'heart', '--out', '/tmp/elsewhere-never'], /--out was given 2 times/],
   ])('%s: exits non-zero, names it on stderr, writes nothing', async (_, argv, pattern) => {
     const run = await erase([...argv, '--out', out()]);
-    expect(run.code).not.toBe(0);
+    expect(run.code).toBe(2);
     expect(run.stderr).toMatch(pattern);
     expect(run.stdout).toBe('');
     expect(existsSync(out())).toBe(false);
@@ -187,6 +199,14 @@ describe('bad input', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/--config: inPlace false .*nothing to save/);
     expect(existsSync(out())).toBe(false);
+  });
+
+  it('--lora-format on a method that saves no LoRA warns that it had no effect', async () => {
+    const out = join(root, 'uce-kohya');
+    const run = await erase(['uce', '--concepts', 'heart', '--lora-format', 'kohya', '--out', out, ...world]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/warning: --lora-format kohya had no effect: erase uce saved no lora.safetensors \(it trained no LoRA/);
+    expect(readdirSync(out).sort()).toEqual(['erase_config.json', 'unet_delta.safetensors']);
   });
 
   it('missing --out, and a non-empty --out without --overwrite', async () => {

@@ -84,8 +84,9 @@ export function parseFlags(argv: readonly string[], specs: FlagSpecs, command: s
   const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
   for (const [name, spec] of Object.entries(specs)) options[name] = { type: spec.kind === 'boolean' ? 'boolean' : 'string', ...(spec.multiple ? { multiple: true } : {}) };
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  let tokens: { kind: string; name?: string }[];
   try {
-    ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
+    ({ values, tokens } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false, tokens: true }));
   } catch (error) {
     const message = (error as Error).message;
     const flag = /'(-{1,2}[^' ]+)/.exec(message)?.[1] ?? /(--?[A-Za-z][\w-]*)/.exec(message)?.[1];
@@ -97,6 +98,20 @@ export function parseFlags(argv: readonly string[], specs: FlagSpecs, command: s
           ? `Unexpected argument ${/'([^']*)'/.exec(message)?.[1] ?? ''} for \`erase ${command}\`: every value follows its flag (see \`erase ${command} --help\`).`
           : `${message} (see \`erase ${command} --help\`).`;
     throw new InvalidOptionError({ option: flag ?? 'arguments', expected: 'a known flag with its value', received: argv.join(' '), message: what });
+  }
+  // a value flag given twice would silently keep the last value (`--concepts heart --concepts star` erases star only)
+  const seen = new Map<string, number>();
+  for (const token of tokens) if (token.kind === 'option' && token.name !== undefined) seen.set(token.name, (seen.get(token.name) ?? 0) + 1);
+  for (const [name, count] of seen) {
+    const spec = specs[name] as FlagSpec;
+    if (count > 1 && spec.kind !== 'boolean' && !spec.multiple) {
+      throw new InvalidOptionError({
+        option: `--${name}`,
+        expected: 'the flag once',
+        received: `${count} times`,
+        message: `--${name} was given ${count} times; give it once${name === 'concepts' || name.endsWith('-concepts') ? ' (several values: comma-separated)' : ''} (see \`erase ${command} --help\`).`,
+      });
+    }
   }
   const out: ParsedFlags = {};
   for (const [name, raw] of Object.entries(values)) {

@@ -8,7 +8,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { AbortedError, EraseError, FileFormatError, InvalidOptionError } from '@erase/core';
+import { AbortedError, EraseError, FileFormatError, InvalidOptionError, UnsupportedError, WeightKeysError } from '@erase/core';
 import { ERASE_VERSION } from '../io/version';
 import { runEvaluate } from './commands/evaluate';
 import { runExport } from './commands/export';
@@ -53,10 +53,13 @@ function topUsage(): string {
   ].join('\n');
 }
 
-/** The exit code of an error. */
+/**
+ * The exit code of an error: 130 aborted; 2 bad input (a flag or option, a malformed file, an input this library does
+ * not read such as a pickle checkpoint, weights that do not fit the model's config); 1 anything else.
+ */
 function exitCode(error: unknown): number {
   if (AbortedError.isInstance(error)) return 130;
-  if (InvalidOptionError.isInstance(error) || FileFormatError.isInstance(error)) return 2;
+  if (InvalidOptionError.isInstance(error) || FileFormatError.isInstance(error) || UnsupportedError.isInstance(error) || WeightKeysError.isInstance(error)) return 2;
   return 1;
 }
 

@@ -1,7 +1,8 @@
 /**
  * `erase_config.json`: what a saved erasure folder holds and how it was made. Top-level keys are snake_case (as
- * diffusers' configs); `options` keeps the method's resolved options under their API names (camelCase), so the
- * object can be passed back as `--config` / to the method.
+ * diffusers' configs); `options` keeps the method's resolved options under their API names (camelCase): a record of
+ * the run, derived values included (e.g. UCE's expanded `erasePrompts`), not an input — the method and `--config`
+ * refuse those derived keys, so rerun from the options you gave (or copy the input keys out of `options`).
  *
  *   {
  *     "format": "erase.erasure", "format_version": 1, "erase_version": "0.1.0",

@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UnsupportedError, type DiffusionModel } from '@erase/core';
+import { UnsupportedError, reportProgress, throwIfAborted, type DiffusionModel, type LongRunningOptions } from '@erase/core';
 import {
   SD_SCHEDULER_CONFIG,
   StableDiffusion,
@@ -24,7 +24,7 @@ import { modelLocation } from './fingerprint';
 import { writeFolderAtomic } from './staging';
 
 /** Options of `exportModel`. */
-export interface ExportModelOptions {
+export interface ExportModelOptions extends LongRunningOptions {
   /** Replace a folder that already holds entries. Default false. */
   readonly overwrite?: boolean;
   /** File dtype of the weights (default 'F32'). */
@@ -107,22 +107,45 @@ export async function exportModel(model: DiffusionModel, dir: string, options: E
   const folder = location.path;
   const unet = model.unet;
   if (!(unet instanceof UNet2DConditionModel)) throw new UnsupportedError(`exportModel: ${model.source} has a UNet that is not @erase/sd's UNet2DConditionModel.`);
-  const components: Record<string, PipelineComponentToWrite> = {
-    text_encoder: { config: readJsonConfig(join(folder, 'text_encoder', 'config.json')), weights: model.textModel.exportWeights(), weightsName: 'model' },
-    unet: { config: readJsonConfig(join(folder, 'unet', 'config.json')), weights: unetWeights(unet), weightsName: 'diffusion_pytorch_model' },
-    scheduler: schedulerComponent(folder),
-    tokenizer: { files: folderFiles(join(folder, 'tokenizer')) },
+  // configs are read up front (a missing one fails before anything is written); weights are copied one component at
+  // a time, as it is written, with the event loop given a turn in between (so an abort is seen and progress shown)
+  const configs = {
+    text_encoder: readJsonConfig(join(folder, 'text_encoder', 'config.json')),
+    unet: readJsonConfig(join(folder, 'unet', 'config.json')),
+    ...(model instanceof StableDiffusion ? { vae: readJsonConfig(join(folder, 'vae', 'config.json')) } : {}),
+  };
+  const components: Record<string, () => PipelineComponentToWrite> = {
+    text_encoder: () => ({ config: configs.text_encoder, weights: model.textModel.exportWeights(), weightsName: 'model' }),
+    unet: () => ({ config: configs.unet, weights: unetWeights(unet), weightsName: 'diffusion_pytorch_model' }),
+    scheduler: () => schedulerComponent(folder),
+    tokenizer: () => ({ files: folderFiles(join(folder, 'tokenizer')) }),
   };
   if (model instanceof StableDiffusion) {
-    components.vae = { config: readJsonConfig(join(folder, 'vae', 'config.json')), weights: model.vae.exportWeights(), weightsName: 'diffusion_pytorch_model' };
+    const vae = model.vae;
+    components.vae = () => ({ config: configs.vae as Record<string, unknown>, weights: vae.exportWeights(), weightsName: 'diffusion_pytorch_model' });
   } else if (existsSync(join(folder, 'oracle'))) {
-    components.oracle = { files: folderFiles(join(folder, 'oracle')) };
+    components.oracle = () => ({ files: folderFiles(join(folder, 'oracle')) });
   }
   const modelIndex = modelIndexFor(folder, Object.keys(components));
-  const written = await writeFolderAtomic(dir, options.overwrite ?? false, (staging) =>
-    writeDiffusersPipeline(staging, { modelIndex, components }, options.floatDtype ? { floatDtype: options.floatDtype } : {}).map((file) =>
-      file.slice(staging.length + 1).split(/[\\/]/).join('/'),
-    ),
+  const names = Object.keys(components);
+  throwIfAborted(options.signal, 'exportModel');
+  const written = await writeFolderAtomic(
+    dir,
+    options.overwrite ?? false,
+    async (staging) => {
+      const files = new Set<string>();
+      for (const [i, name] of names.entries()) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        throwIfAborted(options.signal, 'exportModel');
+        // one component per call; model_index.json is rewritten each time (complete after the last), inside staging
+        const one = { modelIndex, components: { [name]: (components[name] as () => PipelineComponentToWrite)() } };
+        for (const file of writeDiffusersPipeline(staging, one, { overwrite: true, ...(options.floatDtype ? { floatDtype: options.floatDtype } : {}) })) {
+          files.add(file.slice(staging.length + 1).split(/[\\/]/).join('/'));
+        }
+        reportProgress(options.onProgress, { stage: 'export.write', step: i + 1, total: names.length, message: name });
+      }
+      return [...files.keys()].filter((f) => f !== 'model_index.json').concat('model_index.json');
+    },
     [{ path: folder, what: 'the model being exported' }],
   );
   return { dir, files: written };

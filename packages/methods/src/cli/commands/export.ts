@@ -5,6 +5,7 @@
 import { exportModel } from '../../io/export';
 import { HELP_FLAG, MODEL_FLAGS, OUTPUT_FLAGS, existingPath, parseFlags, required, usage, type FlagSpecs } from '../args';
 import { report, secondsSince, type CommandContext } from '../context';
+import { createProgress } from '../progress';
 import { checkOutFlag, checkModelFlags, loadModelWithErasure, type ModelFlags } from '../load-model';
 
 const SPECS: FlagSpecs = {
@@ -29,7 +30,13 @@ export async function runExport(argv: readonly string[], context: CommandContext
   const start = performance.now();
   const { model, applied } = await loadModelWithErasure(flags as ModelFlags, erasure);
   try {
-    const exported = await exportModel(model, out, { overwrite });
+    const progress = createProgress(context.stderr);
+    let exported;
+    try {
+      exported = await exportModel(model, out, { overwrite, onProgress: progress.listener, ...(context.signal ? { signal: context.signal } : {}) });
+    } finally {
+      progress.finish();
+    }
     const summary = { command: 'export', out, files: exported.files, model: model.source, erasure: erasure ?? null, method: applied?.config.method ?? null, seconds: secondsSince(start) };
     report(context, flags.json === true, summary, [`export: wrote ${exported.files.length} files to ${out} in ${summary.seconds} s`]);
     return 0;

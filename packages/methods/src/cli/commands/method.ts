@@ -90,6 +90,10 @@ export async function runMethodCommand(row: MethodCommand, argv: readonly string
         ...(context.signal ? { signal: context.signal } : {}),
       });
       progress.finish();
+      if (flags['lora-format'] !== undefined && saved.config.files.lora === null) {
+        const why = result.lora?.fused ? 'its LoRA was fused into the weights (in the delta)' : 'it trained no LoRA to keep separate';
+        context.stderr.write(`warning: --lora-format ${String(flags['lora-format'])} had no effect: erase ${row.command} saved no lora.safetensors (${why}).\n`);
+      }
       const summary = {
         command: row.command,
         method: result.method,
