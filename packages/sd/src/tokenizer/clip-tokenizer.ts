@@ -8,7 +8,7 @@
  *
  * Loading from a folder (vocab.json + merges.txt, or tokenizer.json) lives in `load.ts`.
  */
-import { InvalidOptionError } from '@erase/core';
+import { FileFormatError, InvalidOptionError } from '@erase/core';
 import { basicClean, pythonStrip } from './basic-tokenizer';
 import { BpeModel } from './bpe';
 import { byteDecode, byteEncode } from './byte-level';
@@ -125,7 +125,14 @@ export class CLIPTokenizer {
    * @throws FileFormatError naming the folder or file when it is missing or malformed.
    */
   static fromPretrained(dir: string): CLIPTokenizer {
-    return new CLIPTokenizer(readTokenizerFolder(dir));
+    const init = readTokenizerFolder(dir);
+    try {
+      return new CLIPTokenizer(init);
+    } catch (error) {
+      // the files parsed but do not make a tokenizer (e.g. a negative id in vocab.json): name the folder
+      if (!InvalidOptionError.isInstance(error)) throw error;
+      throw new FileFormatError({ file: dir, expected: 'a CLIP tokenizer folder', problem: error.message, cause: error });
+    }
   }
 
   /** Number of entries of the base vocabulary (transformers `vocab_size`). */

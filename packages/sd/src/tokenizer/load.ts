@@ -61,9 +61,12 @@ export function parseTokenizerJson(json: Readonly<Record<string, unknown>>, file
     return pair as [string, string];
   });
   const addedTokens: Record<string, number> = {};
-  for (const entry of (json.added_tokens as { id?: unknown; content?: unknown }[] | undefined) ?? []) {
-    if (typeof entry.content !== 'string' || typeof entry.id !== 'number') return fail('added_tokens entries need "id" and "content"');
-    addedTokens[entry.content] = entry.id;
+  const added = json.added_tokens ?? [];
+  if (!Array.isArray(added)) return fail('added_tokens is not an array');
+  for (const [i, entry] of (added as unknown[]).entries()) {
+    const { id, content } = (typeof entry === 'object' && entry !== null ? entry : {}) as { id?: unknown; content?: unknown };
+    if (typeof content !== 'string' || !Number.isSafeInteger(id) || (id as number) < 0) return fail(`added_tokens[${i}] needs an integer "id" ≥ 0 and a string "content"`);
+    addedTokens[content] = id as number;
   }
   const post = json.post_processor as { cls?: unknown; sep?: unknown } | null | undefined;
   const first = (v: unknown): string | undefined => (Array.isArray(v) && typeof v[0] === 'string' ? v[0] : undefined);
@@ -109,11 +112,25 @@ export function readTokenizerFolder(dir: string): CLIPTokenizerInit {
   const specialMap = mapPath ? readJsonConfig(mapPath) : {};
   const addedPath = path('added_tokens.json');
   const addedTokens: Record<string, number> = { ...(base.addedTokens as Record<string, number> | undefined) };
-  if (addedPath) Object.assign(addedTokens, readJsonConfig(addedPath));
+  const isId = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+  if (addedPath) {
+    for (const [token, id] of Object.entries(readJsonConfig(addedPath))) {
+      if (!isId(id)) throw new FileFormatError({ file: addedPath, expected: 'an object of token → integer id ≥ 0', problem: `${JSON.stringify(token)} maps to ${JSON.stringify(id)}` });
+      addedTokens[token] = id as number;
+    }
+  }
   // transformers ≥ 4.34 writes added tokens into tokenizer_config.json as {"id": {"content": …}}
-  const decoder = config.added_tokens_decoder as Record<string, { content?: unknown }> | undefined;
-  for (const [id, entry] of Object.entries(decoder ?? {})) {
-    if (typeof entry?.content === 'string') addedTokens[entry.content] = Number(id);
+  const decoder = config.added_tokens_decoder ?? {};
+  if (typeof decoder !== 'object' || decoder === null || Array.isArray(decoder)) {
+    throw new FileFormatError({ file: configPath ?? dir, expected: 'added_tokens_decoder as an object of id → {content}', problem: `it is ${JSON.stringify(decoder)}` });
+  }
+  for (const [id, entry] of Object.entries(decoder as Record<string, unknown>)) {
+    const content = typeof entry === 'object' && entry !== null ? (entry as { content?: unknown }).content : undefined;
+    if (typeof content !== 'string') continue;
+    if (!/^\d+$/.test(id) || !isId(Number(id))) {
+      throw new FileFormatError({ file: configPath ?? dir, expected: 'added_tokens_decoder keys that are integer ids', problem: `key ${JSON.stringify(id)}` });
+    }
+    addedTokens[content] = Number(id);
   }
   const special = (key: string): string | undefined => tokenContent(specialMap[key]) ?? tokenContent(config[key]);
   const maxLength = config.model_max_length;
@@ -126,10 +143,19 @@ export function readTokenizerFolder(dir: string): CLIPTokenizerInit {
       eosToken: special('eos_token') ?? base.eosToken,
       unkToken: special('unk_token') ?? base.unkToken,
       padToken: special('pad_token'),
-      modelMaxLength: typeof maxLength === 'number' ? Math.min(maxLength, Number.MAX_SAFE_INTEGER) : undefined,
+      modelMaxLength: modelMaxLength(maxLength, configPath ?? dir),
       cleanUpTokenizationSpaces: typeof cleanUp === 'boolean' ? cleanUp : undefined,
     }),
   };
+}
+
+/** `model_max_length`: a positive integer (transformers writes 1e30 for "no limit": capped). */
+function modelMaxLength(value: unknown, file: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !(value >= 1) || (value <= Number.MAX_SAFE_INTEGER && !Number.isInteger(value))) {
+    throw new FileFormatError({ file, expected: 'model_max_length as a positive integer', problem: `it is ${JSON.stringify(value)}` });
+  }
+  return Math.min(value, Number.MAX_SAFE_INTEGER);
 }
 
 /** A special token as written by transformers: a string, or an AddedToken object `{content: …}`. */

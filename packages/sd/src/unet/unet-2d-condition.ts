@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { InvalidOptionError, ShapeMismatchError, UnsupportedError } from '@erase/core';
+import { FileFormatError, InvalidOptionError, ShapeMismatchError, UnsupportedError } from '@erase/core';
 import type { CrossAttentionSite, LoraAdapter, LoraConfig, NoisePredictor } from '@erase/core';
 import { loadPretrainedComponent, type PretrainedOptions } from '../io/pretrained';
 import type { HostTensor } from '../io/safetensors';
@@ -67,7 +67,7 @@ export class UNet2DConditionModel implements NoisePredictor, LoraHost {
   /**
    * Builds the model from PyTorch-layout weights (diffusers state-dict names). Every missing, unexpected or wrongly
    * shaped key is reported at once. Weights are copied; `weights` can be dropped afterwards.
-   * @throws WeightKeysError; InvalidOptionError for non-float weights
+   * @throws WeightKeysError; FileFormatError naming `source` and the key for non-float weights
    */
   static fromWeights(config: UNet2DConditionConfig, weights: ReadonlyMap<string, HostTensor>, options: UNetLoadOptions = {}): UNet2DConditionModel {
     const source = options.source ?? 'UNet weights';
@@ -77,6 +77,7 @@ export class UNet2DConditionModel implements NoisePredictor, LoraHost {
     try {
       for (const key of shapes.keys()) {
         const host = weights.get(key) as HostTensor;
+        if (host.dtype !== 'float32') throw new FileFormatError({ file: source, expected: 'floating-point weights', problem: `${key} is stored as ${host.fileDtype}` });
         vars.set(key, variableFromTorch(host, defaultTorchLayout(host.shape), options.trainable ?? false));
       }
     } catch (error) {

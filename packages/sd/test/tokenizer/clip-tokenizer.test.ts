@@ -187,4 +187,31 @@ describe('loading folders', () => {
     expect(() => CLIPTokenizer.fromPretrained(folder({ 'tokenizer.json': { model: { type: 'WordPiece', vocab: {} } } }))).toThrow(/"BPE"/);
     expect(() => CLIPTokenizer.fromPretrained(folder({ 'vocab.json': '{not json', 'merges.txt': mergesTxt }))).toThrow(/not valid JSON/);
   });
+
+  it('malformed entries in otherwise readable files give FileFormatError naming the file or folder, never a TypeError', () => {
+    const bpe = { type: 'BPE', end_of_word_suffix: '</w>', vocab, merges };
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ 'tokenizer.json': { model: bpe, added_tokens: {} } }, /tokenizer\.json.*added_tokens is not an array/],
+      [{ 'tokenizer.json': { model: bpe, added_tokens: [null] } }, /tokenizer\.json.*added_tokens\[0\] needs/],
+      [{ 'vocab.json': vocab, 'merges.txt': mergesTxt, 'added_tokens.json': { '<x>': 'seven' } }, /added_tokens\.json.*"<x>" maps to "seven"/],
+      [{ 'vocab.json': vocab, 'merges.txt': mergesTxt, 'tokenizer_config.json': { model_max_length: 77.5 } }, /tokenizer_config\.json.*model_max_length/],
+      [{ 'vocab.json': vocab, 'merges.txt': mergesTxt, 'tokenizer_config.json': { added_tokens_decoder: { x: { content: '<y>' } } } }, /tokenizer_config\.json.*key "x"/],
+      [{ 'vocab.json': vocab, 'merges.txt': mergesTxt, 'tokenizer_config.json': { added_tokens_decoder: [] } }, /added_tokens_decoder as an object/],
+      [{ 'vocab.json': { ...vocab, a: -1 }, 'merges.txt': mergesTxt }, /a CLIP tokenizer folder/],
+    ];
+    for (const [files, pattern] of cases) {
+      const dir = folder(files);
+      let error: unknown;
+      try {
+        CLIPTokenizer.fromPretrained(dir);
+      } catch (e) {
+        error = e;
+      }
+      expect(FileFormatError.isInstance(error), `${JSON.stringify(files).slice(0, 80)}: ${String(error)}`).toBe(true);
+      expect((error as Error).message).toMatch(pattern);
+      expect((error as Error).message).toContain(dir);
+    }
+    // transformers' "no limit" (1e30) is still accepted, capped
+    expect(CLIPTokenizer.fromPretrained(folder({ 'vocab.json': vocab, 'merges.txt': mergesTxt, 'tokenizer_config.json': { model_max_length: 1e30 } })).modelMaxLength).toBe(Number.MAX_SAFE_INTEGER);
+  });
 });

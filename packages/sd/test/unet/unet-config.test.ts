@@ -110,6 +110,19 @@ describe('parseUNetConfig', () => {
 describe('weights: keys, loading, export', () => {
   beforeAll(async () => useBackend('wasm'));
 
+  it('a non-float weight → FileFormatError naming the key and the file, nothing left allocated', () => {
+    const weights = new Map(tinyWeights());
+    const key = 'conv_in.bias';
+    const bias = weights.get(key) as HostTensor;
+    weights.set(key, { dtype: 'int32', fileDtype: 'I32', shape: bias.shape, data: new Int32Array(bias.data.length) });
+    const before = tf.memory().numTensors;
+    const error = thrown(() => UNet2DConditionModel.fromWeights(tinyConfig(), weights, { source: 'unet/diffusion_pytorch_model.safetensors' }));
+    expect(FileFormatError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toContain('conv_in.bias');
+    expect((error as Error).message).toContain('unet/diffusion_pytorch_model.safetensors');
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('one WeightKeysError lists a dropped, an added and a reshaped key', () => {
     const weights = new Map(tinyWeights());
     const dropped = 'down_blocks.0.resnets.1.conv2.bias';
