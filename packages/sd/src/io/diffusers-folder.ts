@@ -43,6 +43,8 @@ export interface ModelIndex {
 export interface ComponentLoadOptions {
   /** Weight variant, as diffusers' `variant` (e.g. 'fp16' reads `diffusion_pytorch_model.fp16.safetensors`). */
   readonly variant?: string;
+  /** Validates `config.json` before any weight is read (throw to stop: a bad config costs no weight decoding). */
+  readonly checkConfig?: (config: Record<string, unknown>) => void;
 }
 
 /** Where a component's weights are. */
@@ -180,6 +182,7 @@ export function readShardedWeights(indexFile: string, dir: string): { weights: M
 export function loadComponent(dir: string, options: ComponentLoadOptions = {}): LoadedComponent {
   const found = findComponentWeights(dir, options);
   const config = readJsonConfig(join(dir, 'config.json'));
+  options.checkConfig?.(config);
   if (found.kind === 'sharded') {
     const { weights, files } = readShardedWeights(found.file, dir);
     return { config, weights, files: [found.file, ...files] };

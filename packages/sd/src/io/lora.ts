@@ -7,7 +7,7 @@
 import { FileFormatError, InvalidOptionError, UnsupportedError } from '@erase/core';
 import { kohyaResolver } from './lora-kohya';
 import { LORA_FORMATS, loraKeyNames, parseLoraKey, type LoraComponent, type LoraFormat, type ParsedLoraKey } from './lora-formats';
-import { readSafetensors, type HostTensor } from './safetensors';
+import { openSafetensors, readSafetensors, type HostTensor } from './safetensors';
 import { writeSafetensors, type TensorToWrite } from './safetensors-writer';
 
 export type { LoraFormat, LoraComponent } from './lora-formats';
@@ -204,8 +204,17 @@ export interface LoraFile {
  * @throws FileFormatError / UnsupportedError as `openSafetensors` and `parseLora`, naming the file
  */
 export function readLora(path: string, options: Omit<ParseLoraOptions, 'source'> = {}): LoraFile {
+  // the format comes from the header's key names, so a file that is no LoRA (a full checkpoint) is refused
+  // before gigabytes of tensors are decoded
+  const handle = openSafetensors(path);
+  let format: LoraFormat;
+  try {
+    format = options.format ?? detectLoraFormat(handle.keys(), path);
+  } finally {
+    handle.close();
+  }
   const file = readSafetensors(path);
-  const { format, weights } = parseLora(file.tensors, { ...options, source: path });
+  const { weights } = parseLora(file.tensors, { ...options, format, source: path });
   return { path, format, metadata: file.metadata, weights };
 }
 

@@ -20,7 +20,11 @@ export interface PretrainedOptions {
  * @throws InvalidOptionError / BackendUnavailableError from `useBackend`; FileFormatError / UnsupportedError from
  *   `loadComponent` (missing folder or weights, pickle-only folders)
  */
-export async function loadPretrainedComponent(dir: string, options: PretrainedOptions = {}): Promise<LoadedComponent> {
+export async function loadPretrainedComponent(
+  dir: string,
+  options: PretrainedOptions = {},
+  checkConfig?: (config: Record<string, unknown>) => void,
+): Promise<LoadedComponent> {
   if (options.backend !== undefined) await useBackend(options.backend, { threads: options.threads });
-  return loadComponent(dir, { variant: options.variant });
+  return loadComponent(dir, { variant: options.variant, ...(checkConfig ? { checkConfig } : {}) });
 }

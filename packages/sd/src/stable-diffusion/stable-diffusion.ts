@@ -18,10 +18,12 @@ import { loadComponent, readModelIndex, type LoadedComponent } from '../io/diffu
 import { loadSingleFileCheckpoint, type SingleFileOptions } from '../io/single-file';
 import { schedulerFromConfig, schedulerFromPretrained } from '../schedulers/from-config';
 import { CLIPTextModel } from '../text-encoder/clip-text-model';
+import { parseClipTextConfig } from '../text-encoder/config';
 import { CLIPTokenizer } from '../tokenizer/clip-tokenizer';
 import { UNet2DConditionModel } from '../unet/unet-2d-condition';
 import { parseUNetConfig } from '../unet/config';
 import { AutoencoderKL } from '../vae/autoencoder-kl';
+import { parseAutoencoderKLConfig } from '../vae/config';
 import { ClipTextEncoder } from './clip-text-encoder';
 
 /** The SD 1.x/2.x scheduler config that pipelines ship (`scheduler/scheduler_config.json`), as diffusers writes it. */
@@ -136,10 +138,12 @@ export class StableDiffusion implements DiffusionModel {
       }
     }
     const tokenizer = CLIPTokenizer.fromPretrained(join(dir, 'tokenizer'));
-    const load = (part: string): LoadedComponent => loadComponent(join(dir, part), { variant: options.variant });
-    const text = load('text_encoder');
-    const unet = load('unet');
-    const vae = load('vae');
+    // each config is checked before that part's weights (or the next part's) are read
+    const load = (part: string, checkConfig: (config: Record<string, unknown>) => unknown): LoadedComponent =>
+      loadComponent(join(dir, part), { variant: options.variant, checkConfig });
+    const text = load('text_encoder', (c) => parseClipTextConfig(c, join(dir, 'text_encoder', 'config.json')));
+    const unet = load('unet', (c) => parseUNetConfig(c, join(dir, 'unet', 'config.json')));
+    const vae = load('vae', (c) => parseAutoencoderKLConfig(c, join(dir, 'vae', 'config.json')));
     return StableDiffusion.build(dir, tokenizer, { text, unet, vae, unetConfigFile: join(dir, 'unet', 'config.json') }, options, () =>
       existsSync(join(dir, 'scheduler')) ? schedulerFromPretrained(join(dir, 'scheduler')) : schedulerFromConfig(SD_SCHEDULER_CONFIG),
     );

@@ -127,8 +127,9 @@ export class CLIPTextModel {
    *   WeightKeysError when the weights do not match the config
    */
   static async fromPretrained(dir: string, options: ClipLoadOptions & PretrainedOptions = {}): Promise<CLIPTextModel> {
-    const loaded = await loadPretrainedComponent(dir, options);
-    const config = parseClipTextConfig(loaded.config, join(dir, 'config.json'));
+    const parse = (raw: Record<string, unknown>): ClipTextConfig => parseClipTextConfig(raw, join(dir, 'config.json'));
+    const loaded = await loadPretrainedComponent(dir, options, parse); // the config is checked before weights are read
+    const config = parse(loaded.config);
     return CLIPTextModel.fromWeights(config, loaded.weights, { ...options, source: options.source ?? loaded.files[0] });
   }
 

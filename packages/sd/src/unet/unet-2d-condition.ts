@@ -94,8 +94,9 @@ export class UNet2DConditionModel implements NoisePredictor, LoraHost {
    *   WeightKeysError as above
    */
   static async fromPretrained(dir: string, options: UNetLoadOptions & PretrainedOptions = {}): Promise<UNet2DConditionModel> {
-    const loaded = await loadPretrainedComponent(dir, options);
-    const config = parseUNetConfig(loaded.config, join(dir, 'config.json'));
+    const parse = (raw: Record<string, unknown>): UNet2DConditionConfig => parseUNetConfig(raw, join(dir, 'config.json'));
+    const loaded = await loadPretrainedComponent(dir, options, parse); // the config is checked before weights are read
+    const config = parse(loaded.config);
     return UNet2DConditionModel.fromWeights(config, loaded.weights, { ...options, source: options.source ?? loaded.files[0] });
   }
 

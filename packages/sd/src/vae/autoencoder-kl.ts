@@ -84,8 +84,9 @@ export class AutoencoderKL {
    *   WeightKeysError when the weights do not match the config
    */
   static async fromPretrained(dir: string, options: VaeLoadOptions & PretrainedOptions = {}): Promise<AutoencoderKL> {
-    const loaded = await loadPretrainedComponent(dir, options);
-    const config = parseAutoencoderKLConfig(loaded.config, join(dir, 'config.json'));
+    const parse = (raw: Record<string, unknown>): AutoencoderKLConfig => parseAutoencoderKLConfig(raw, join(dir, 'config.json'));
+    const loaded = await loadPretrainedComponent(dir, options, parse); // the config is checked before weights are read
+    const config = parse(loaded.config);
     return AutoencoderKL.fromWeights(config, loaded.weights, { ...options, source: options.source ?? loaded.files[0] });
   }
 

@@ -20,7 +20,7 @@ import {
   type LoraWeightsByComponent,
 } from '../../src/io/index';
 import { fixture } from '../parity';
-import { removeTempDirs, tempDir } from './helpers';
+import { removeTempDirs, tempDir, writeRaw } from './helpers';
 
 afterAll(removeTempDirs);
 
@@ -225,6 +225,19 @@ describe('synthetic LoRA with a text encoder, alphas and conv layers', () => {
       'text_encoder.text_model.encoder.layers.0.self_attn.to_q_lora.down.weight',
       'text_encoder.text_model.encoder.layers.0.self_attn.to_q_lora.up.weight',
     ]);
+  });
+});
+
+describe('a file that is not a LoRA', () => {
+  it('is refused from its key names, before any tensor is decoded', () => {
+    // an I64 value beyond int32 makes decoding fail (UnsupportedError): the FileFormatError proves nothing was decoded
+    const path = join(tempDir(), 'checkpoint.safetensors');
+    const data = new Uint8Array(8);
+    new DataView(data.buffer).setBigInt64(0, 2n ** 40n, true);
+    writeRaw(path, { 'model.diffusion_model.input_blocks.0.0.weight': { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, data);
+    expect(() => readSafetensors(path)).toThrow(UnsupportedError);
+    expect(() => readLora(path)).toThrow(FileFormatError);
+    expect(() => readLora(path)).toThrow(/no LoRA format matches every key/);
   });
 });
 

@@ -190,7 +190,7 @@ describe('loading folders', () => {
 
   it('malformed entries in otherwise readable files give FileFormatError naming the file or folder, never a TypeError', () => {
     const bpe = { type: 'BPE', end_of_word_suffix: '</w>', vocab, merges };
-    const cases: [Record<string, unknown>, RegExp][] = [
+    const cases: [Record<string, string | object>, RegExp][] = [
       [{ 'tokenizer.json': { model: bpe, added_tokens: {} } }, /tokenizer\.json.*added_tokens is not an array/],
       [{ 'tokenizer.json': { model: bpe, added_tokens: [null] } }, /tokenizer\.json.*added_tokens\[0\] needs/],
       [{ 'vocab.json': vocab, 'merges.txt': mergesTxt, 'added_tokens.json': { '<x>': 'seven' } }, /added_tokens\.json.*"<x>" maps to "seven"/],

@@ -12,6 +12,7 @@ import type { HostTensor } from '../../src/io/safetensors';
 import { parseUNetConfig } from '../../src/unet/config';
 import { planUNet } from '../../src/unet/layout';
 import { UNet2DConditionModel } from '../../src/unet/unet-2d-condition';
+import { writeRaw } from '../io/helpers';
 import { UNET_DIR, loadTinyUnet, tinyConfig, tinyWeights, useBackend } from './helpers';
 
 const countParams = (shapes: Map<string, number[]>): number => [...shapes.values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
@@ -159,6 +160,21 @@ describe('weights: keys, loading, export', () => {
     expect(params.get('time_embedding.linear_1.weight')?.shape).toEqual([32, 128]);
     expect([...params.values()].every((p) => !p.trainable)).toBe(true);
     unet.dispose();
+  });
+
+  it('fromPretrained checks config.json before decoding any weight', async () => {
+    // the weights cannot be decoded (an I64 beyond int32: UnsupportedError); a bad config must be reported first
+    const dir = mkdtempSync(join(tmpdir(), 'erase-unet-config-first-'));
+    try {
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ layers_per_block: 1e9 }));
+      const data = new Uint8Array(8);
+      new DataView(data.buffer).setBigInt64(0, 2n ** 40n, true);
+      writeRaw(join(dir, 'diffusion_pytorch_model.safetensors'), { 'conv_in.weight': { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, data);
+      const error = await UNet2DConditionModel.fromPretrained(dir).catch((e: unknown) => e);
+      expect(InvalidOptionError.isInstance(error) && error.option).toBe('layers_per_block');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('fromPretrained on a missing folder, or one without weights → FileFormatError naming the folder', async () => {
