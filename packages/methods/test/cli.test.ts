@@ -173,6 +173,8 @@ describe('bad input', () => {
     ['a --model file that is neither a folder nor .safetensors (unsupported input: exit 2)', ['uce', '--concepts', 'heart', '--model', fileURLToPath(import.meta.url)], /is not a diffusers folder or a \.safetensors file/],
     ['a missing erasure folder', ['generate', '--prompt', 'x', '--erasure', '/nonexistent/erasure'], /--erasure.*\/nonexistent\/erasure/],
     ['a positional argument', ['generate', 'a photo', '--prompt', 'x'], /Unexpected argument/],
+    ['evaluate with a concept that names no class', ['evaluate', '--concepts', 'dog'], /--concepts.*"dog"|--concepts.*dog/],
+    ['evaluate with neither --concepts nor --erasure', ['evaluate'], /--concepts.*--erasure/],
     ['a value flag given twice (the last would win silently)', ['uce', '--concepts', 'heart', '--concepts', 'star'], /--concepts was given 2 times; give it once \(several values: comma-separated\)/],
     ['--out given twice', ['uce', '--concepts', 'heart', '--out', '/tmp/elsewhere-never'], /--out was given 2 times/],
   ])('%s: exits non-zero, names it on stderr, writes nothing', async (_, argv, pattern) => {

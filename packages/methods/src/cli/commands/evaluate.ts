@@ -42,6 +42,13 @@ export function classOfConcept(concept: string): ShapeClass | undefined {
   return undefined;
 }
 
+/** The shape class a concept names. @throws InvalidOptionError naming --concepts */
+function erasedClass(concept: string): ShapeClass {
+  const found = classOfConcept(concept);
+  if (!found) throw new InvalidOptionError({ option: '--concepts', expected: `concepts naming a shape class (${SHAPE_CLASSES.map((c) => c.name).join(', ')})`, received: concept });
+  return found;
+}
+
 /** Runs `erase evaluate`; returns the exit code. */
 export async function runEvaluate(argv: readonly string[], context: CommandContext): Promise<number> {
   const flags = parseFlags(argv, SPECS, 'evaluate');
@@ -58,6 +65,11 @@ export async function runEvaluate(argv: readonly string[], context: CommandConte
   const out = flags.out as string | undefined;
   if (out !== undefined) checkOutFlag(out, flags.overwrite === true, flags as ModelFlags, erasure);
   checkModelFlags(flags as ModelFlags);
+  // what can be checked without the model is checked before it loads
+  if (flags.concepts === undefined && erasure === undefined) {
+    throw new InvalidOptionError({ option: '--concepts', expected: 'the erased classes (or --erasure, whose concepts are used)', received: undefined });
+  }
+  for (const concept of (flags.concepts as string[] | undefined) ?? []) erasedClass(concept);
 
   const start = performance.now();
   const progress = createProgress(context.stderr);
@@ -68,11 +80,7 @@ export async function runEvaluate(argv: readonly string[], context: CommandConte
     }
     const concepts = (flags.concepts as string[] | undefined) ?? ((applied?.config.options.concepts as string[] | undefined) ?? undefined);
     if (concepts === undefined) throw new InvalidOptionError({ option: '--concepts', expected: 'the erased classes (or --erasure, whose concepts are used)', received: undefined });
-    const erased = concepts.map((concept) => {
-      const found = classOfConcept(concept);
-      if (!found) throw new InvalidOptionError({ option: '--concepts', expected: `concepts naming a shape class (${SHAPE_CLASSES.map((c) => c.name).join(', ')})`, received: concept });
-      return found;
-    });
+    const erased = concepts.map(erasedClass);
     const erasedNames = [...new Set(erased.map((c) => c.name))];
     const seeds = seedRange(perPrompt, (flags.seed as number | undefined) ?? 0);
     const prompts = [...SHAPE_CLASSES.map((c) => ({ prompt: photoPrompt(c.name), intended: c.name })),
