@@ -300,6 +300,17 @@ describe('realEra() on the fake attention model', () => {
     const wrong = tf.zeros([1, 4, 4, 3]) as tf.Tensor4D;
     await expect(realEra(model, { concepts: ['a'], lora: { anchorLatents: wrong } })).rejects.toSatisfy((e) => ShapeMismatchError.isInstance(e));
     wrong.dispose();
+    // LoRA targets the UNet does not have (or an adapter already attached) are found before any stage runs
+    const stages: string[] = [];
+    const before = tf.memory().numTensors;
+    const noTarget = await realEra(model, { concepts: ['a'], lora: { targetModules: ['attn2.to_x'] }, onProgress: (e) => stages.push(e.stage) }).catch((e: unknown) => e);
+    expect(InvalidOptionError.isInstance(noTarget) && noTarget.option).toBe('lora.targetModules');
+    expect(stages).toEqual([]);
+    const attached = model.unet.attachLora({ rank: 1, targetModules: ['attn2.to_k'] });
+    const second = await realEra(model, { concepts: ['a'] }).catch((e: unknown) => e);
+    expect(InvalidOptionError.isInstance(second) && second.option).toMatch(/^lora/);
+    attached.detach();
+    expect(tf.memory().numTensors).toBe(before);
     model.dispose();
   });
 });

@@ -63,6 +63,19 @@ describe.each(['cpu', 'wasm'])('accumulateGradients (%s)', (backend) => {
       ),
     ).toThrow(AbortedError);
     expect(tf.memory().numTensors).toBe(before);
+    // a loss that fails inside the tape (after kernels saved tensors for the backward pass) leaks nothing either
+    expect(() =>
+      accumulateGradients(
+        [1, 1],
+        (m) => {
+          const y = tf.exp(tf.mul(v, 3)); // saved for the backward pass
+          if (m === 1) throw new Error('forward failed');
+          return tf.sum(y) as tf.Scalar;
+        },
+        { variables: [v] },
+      ),
+    ).toThrow('forward failed');
+    expect(tf.memory().numTensors).toBe(before);
     v.dispose();
   });
 });

@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidOptionError, throwIfAborted } from '../errors/errors';
+import { releaseAbandonedTape } from './release-tape';
 
 /** Options of `accumulateGradients`. */
 export interface AccumulateGradientsOptions {
@@ -65,6 +66,7 @@ export function accumulateGradients(
       sum = next;
     }
   } catch (error) {
+    releaseAbandonedTape(); // a lossOf that threw inside the tape left its saved tensors kept
     if (sum) tf.dispose(Object.values(sum));
     throw error;
   }

@@ -70,7 +70,7 @@ export interface NoiseAlignmentInputs {
  */
 export async function alignPredictionNoise(inputs: NoiseAlignmentInputs, run: LongRunningOptions): Promise<RealEraLoraStatistics> {
   const { model, concepts, options, rng, length, width } = inputs;
-  const optimizer = tf.train.adam(options.learningRate);
+  const optimizer = tf.train.adam(options.learningRate, 0.9, 0.999, 1e-8); // torch.optim.Adam defaults (tfjs: ε = backend epsilon)
   const alphasCumprod = model.scheduler.alphasCumprod;
   const sizes = microBatchSizes(options.batchSize, options.microBatchSize);
   const batch = options.batchSize; // B

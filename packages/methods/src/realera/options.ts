@@ -242,6 +242,17 @@ function resolveSampler(options: RealEraSamplerOptions): ResolvedRealEraSamplerO
 }
 
 /**
+ * An InvalidOptionError from the UNet's `attachLora` (which names its own keys: `targetModules`) re-named with the
+ * path a caller of realEra() wrote (`lora.targetModules`); any other error unchanged.
+ */
+export function loraOptionError(error: unknown): unknown {
+  if (!InvalidOptionError.isInstance(error) || error.option.startsWith('lora.')) return error;
+  const option = error.option === 'lora' ? 'lora (an adapter already attached to the model)' : `lora.${error.option}`;
+  const message = error.message.replace(`\`${error.option}\``, `\`${option}\``);
+  return new InvalidOptionError({ option, expected: error.expected, received: error.received, message });
+}
+
+/**
  * An InvalidOptionError from @erase/sampling (which names its own keys: `cosLow`) re-named with the path a caller of
  * realEra() wrote (`sampler.cosLow`); any other error unchanged.
  */

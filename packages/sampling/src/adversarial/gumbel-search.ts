@@ -108,8 +108,11 @@ export class GumbelConceptSearch {
     const noise = tf.tensor(sampleGumbelNoise(this.numCandidates, this.rng), [1, this.numCandidates], 'float32'); // [1, C]
     let sampled: tf.Tensor | undefined;
     let cost: tf.Scalar | null = null;
+    let grads: tf.NamedTensorMap | undefined;
     try {
-      cost = this.optimizer.minimize(
+      // gradients first, the update only for a finite loss and gradient: a NaN would otherwise poison the logits
+      // (and Adam's moments) for good, and every later distribution/sample with them
+      ({ value: cost, grads } = this.optimizer.computeGradients(
         () => {
           const y = gumbelSoftmaxWithNoise(this.logits, noise, this.tau, this.hard); // [1, C]
           sampled = tf.keep(tf.argMax(y, 1)); // [1]
@@ -120,10 +123,18 @@ export class GumbelConceptSearch {
           }
           return tf.neg(loss); // ascent on L_pres
         },
-        true,
         [this.logits],
-      );
+      ));
       const negativeLoss = (await (cost as tf.Scalar).data())[0] as number;
+      const gradient = (await (Object.values(grads)[0] as tf.Tensor).data()) as Float32Array; // [1, C]
+      if (!Number.isFinite(negativeLoss) || !gradient.every(Number.isFinite)) {
+        throw new InvalidOptionError({
+          option: 'lossOf',
+          expected: 'a loss with a finite value and gradient for the sampled concept',
+          received: Number.isFinite(negativeLoss) ? 'a non-finite gradient' : -negativeLoss,
+        });
+      }
+      this.optimizer.applyGradients(grads as Parameters<tf.AdamOptimizer["applyGradients"]>[0]);
       const candidate = (await (sampled as tf.Tensor).data())[0] as number;
       this.hostLogits = Float64Array.from(await this.logits.data());
       return { loss: -negativeLoss, candidate, index: this.candidateIndices[candidate] as number };
@@ -134,6 +145,7 @@ export class GumbelConceptSearch {
       noise.dispose();
       sampled?.dispose();
       cost?.dispose();
+      if (grads) tf.dispose(grads);
     }
   }
 
