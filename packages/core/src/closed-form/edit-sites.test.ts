@@ -161,6 +161,22 @@ describe('editCrossAttentionSites', () => {
     const aborting = editCrossAttentionSites(sites, { eraseKeys, targets: anchor }, { signal: controller.signal, onProgress: () => controller.abort() });
     await expect(aborting).rejects.toThrow(AbortedError);
 
+    // a write that fails half way (the third projection of six): the ones written get their originals back
+    const snapshotV = sites.map((s) => Array.from(s.host('to_v').data));
+    let writes = 0;
+    const failing = sites.map((site) => {
+      const wrapped = Object.create(site) as FakeSite;
+      wrapped.writeProjection = (name: ProjectionName, weight: tf.Tensor2D): void => {
+        writes += 1;
+        if (writes === 3) throw new Error('device lost');
+        site.writeProjection(name, weight);
+      };
+      return wrapped;
+    });
+    await expect(editCrossAttentionSites(failing, { eraseKeys, targets: anchor })).rejects.toThrow('device lost');
+    expect(writes).toBeGreaterThan(3); // the restores
+    sites.forEach((s, i) => expect(Array.from(s.host('to_v').data)).toEqual(snapshotV[i]));
+
     expect(tf.memory().numTensors).toBe(startTensors);
     sites.forEach((s, i) => expect(Array.from(s.host('to_k').data)).toEqual(snapshot[i]));
     sites.forEach((s) => s.dispose());

@@ -132,7 +132,7 @@ export async function editCrossAttentionSites(
   const factor = useFactor && anchorKeys ? anchorFactorFromKeySystem(system, anchorKeys) : undefined;
 
   const total = sites.length * projections.length;
-  const results: { site: CrossAttentionSite; projection: ProjectionName; data: Float32Array; shape: [number, number] }[] = [];
+  const results: { site: CrossAttentionSite; projection: ProjectionName; data: Float32Array; original: Float32Array; shape: [number, number] }[] = [];
   const statistics: ProjectionEditStatistics[] = [];
   for (const site of sites) {
     for (const projection of projections) {
@@ -148,7 +148,7 @@ export async function editCrossAttentionSites(
       const edited = editOne(system, weight, targetMatrix, factor);
       const stats = { key, path: site.path, projection, outDim: weight.rows, ...edited.stats };
       statistics.push(stats);
-      results.push({ site, projection, data: Float32Array.from(edited.weight.data), shape: [weight.rows, dim] });
+      results.push({ site, projection, data: Float32Array.from(edited.weight.data), original: Float32Array.from(weight.data), shape: [weight.rows, dim] });
       reportProgress(options.onProgress, {
         stage: 'closed-form.edit',
         step: statistics.length,
@@ -160,13 +160,24 @@ export async function editCrossAttentionSites(
   }
 
   throwIfAborted(options.signal, what);
-  for (const result of results) {
-    const tensor = tf.tensor2d(result.data, result.shape, 'float32');
+  const write = (result: (typeof results)[number], data: Float32Array): void => {
+    const tensor = tf.tensor2d(data, result.shape, 'float32'); // [out, D]
     try {
       result.site.writeProjection(result.projection, tensor);
     } finally {
       tensor.dispose();
     }
+  };
+  let written = 0;
+  try {
+    for (const result of results) {
+      write(result, result.data);
+      written += 1;
+    }
+  } catch (error) {
+    // all sites or none: the projections already written get their original weights back
+    for (const result of results.slice(0, written)) write(result, result.original);
+    throw error;
   }
   return {
     dim,

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FileFormatError } from '../errors/errors';
+import { FileFormatError, InvalidOptionError } from '../errors/errors';
 import { writeAll, writeFileAtomic, writeJsonFileAtomic } from './atomic-write';
 
 describe('writeFileAtomic', () => {
@@ -42,5 +42,19 @@ describe('writeFileAtomic', () => {
     expect(readFileSync(path, 'utf8')).toBe('old');
     expect(readdirSync(dir)).toEqual(['keep.txt']);
     expect(existsSync(join(dir, 'keep.txt'))).toBe(true);
+  });
+
+  it('refuses an async writer (it would finish after the rename), leaving the old file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'erase-atomic-'));
+    const path = join(dir, 'keep.txt');
+    writeFileSync(path, 'old');
+    const asyncWriter = async (fd: number): Promise<void> => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      writeAll(fd, Buffer.from('late'));
+    };
+    expect(() => writeFileAtomic(path, asyncWriter as unknown as (fd: number) => void)).toThrow(InvalidOptionError);
+    await new Promise((resolve) => setTimeout(resolve, 20)); // its late write fails on the closed descriptor, silently
+    expect(readFileSync(path, 'utf8')).toBe('old');
+    expect(readdirSync(dir)).toEqual(['keep.txt']);
   });
 });

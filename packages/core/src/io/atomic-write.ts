@@ -6,7 +6,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { EraseError, FileFormatError } from '../errors/errors';
+import { EraseError, FileFormatError, InvalidOptionError } from '../errors/errors';
 
 /** Largest single `writeSync` call (Node rejects buffers of 2 GiB and more in one call). */
 const WRITE_CHUNK = 1 << 30;
@@ -44,7 +44,13 @@ export function writeFileAtomic(path: string, content: string | Uint8Array | ((f
   let fd: number | undefined;
   try {
     fd = openSync(temp, 'wx', 0o644);
-    write(fd);
+    const returned: unknown = write(fd);
+    if (returned !== undefined && typeof (returned as { then?: unknown } | null)?.then === 'function') {
+      // an async writer would finish after the rename: the target would be replaced by a partial file. Its later
+      // failure (on the closed descriptor) is swallowed: this error is the one to report.
+      (returned as Promise<unknown>).then(undefined, () => undefined);
+      throw new InvalidOptionError({ option: 'content', expected: 'a synchronous writer (fd) => void', received: 'a function returning a promise' });
+    }
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;

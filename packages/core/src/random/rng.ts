@@ -17,7 +17,13 @@ export class Rng {
   private s3: number;
   private spareNormal: number | undefined;
 
-  /** @param seed a safe integer. @throws InvalidOptionError for a non-integer seed. */
+  /**
+   * @param seed a safe integer. Its two 32-bit halves are folded into one 32-bit splitmix state, so there are 2^32
+   *   distinct streams: seeds in [0, 2^32) never share one, but a seed beyond that range (or negative, or a `fork()`ed
+   *   child's 53-bit seed) can give the same stream as another seed. Kept as it is: the streams are part of the
+   *   contract (results in docs/ were drawn from them).
+   * @throws InvalidOptionError for a non-integer seed.
+   */
   constructor(seed: number) {
     if (!Number.isSafeInteger(seed)) {
       throw new InvalidOptionError({ option: 'seed', expected: 'a safe integer', received: seed });

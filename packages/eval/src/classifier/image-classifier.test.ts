@@ -82,6 +82,9 @@ describe('classifyImages', () => {
     await expect(classifyImages(classifier, bytes)).rejects.toThrow(InvalidOptionError);
     await expect(classifyImages(classifier, gray)).rejects.toThrow(ShapeMismatchError);
     await expect(classifyImages(classifier, ok, { batchSize: 0 })).rejects.toThrow(InvalidOptionError);
+    // a NaN tolerance made every range comparison false, so [0, 255] images passed
+    await expect(classifyImages(classifier, bytes, { rangeTolerance: Number.NaN })).rejects.toThrow(/rangeTolerance/);
+    await expect(classifyImages(classifier, ok, { rangeTolerance: -1 })).rejects.toThrow(/rangeTolerance/);
     const liar: ImageClassifier = { classNames: ['a', 'b'], classify: (x) => tf.zeros([x.shape[0], 3]) as tf.Tensor2D };
     await expect(classifyImages(liar, ok)).rejects.toThrow(ShapeMismatchError);
     expect(tf.memory().numTensors).toBe(before);

@@ -80,6 +80,9 @@ export async function classifyImages(
     throw new InvalidOptionError({ option: 'batchSize', expected: 'a positive integer', received: batchSize });
   }
   const tolerance = options.rangeTolerance ?? 1e-3;
+  if (typeof tolerance !== 'number' || !(tolerance >= 0) || !Number.isFinite(tolerance)) {
+    throw new InvalidOptionError({ option: 'rangeTolerance', expected: 'a finite number ≥ 0', received: tolerance });
+  }
   const range = tf.tidy(() => tf.stack([tf.min(images), tf.max(images)])); // [N, H, W, 3] -> [2]
   const [low, high] = await range.data();
   range.dispose();

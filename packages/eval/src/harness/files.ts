@@ -2,9 +2,8 @@
  * File I/O of the harness: read a prompts CSV, write text files atomically (a temp file beside the target, then
  * rename, so a reader never sees half a file and a crash leaves the old file in place).
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { InvalidOptionError } from '@erase/core';
+import { readFile } from 'node:fs/promises';
+import { InvalidOptionError, writeFileAtomic } from '@erase/core';
 import { formatPromptsCsv, parsePromptsCsv } from './prompts-csv';
 import type { PromptRow } from './prompts-csv';
 
@@ -35,19 +34,11 @@ export async function writePromptsCsvFile(path: string, rows: readonly PromptRow
 }
 
 /**
- * Writes UTF-8 text atomically: a temp file in the same folder, then rename over the target. Creates the folder.
+ * Writes UTF-8 text atomically with @erase/core's `writeFileAtomic` (a temp file in the same folder, fsync'd, then
+ * renamed over the target). Creates the folder. Async for the harness's callers; the write itself is synchronous.
  *
- * @throws the file system's error after removing the temp file.
+ * @throws FileFormatError naming `path` when it cannot be written (the temp file removed).
  */
 export async function writeTextFileAtomic(path: string, text: string): Promise<void> {
-  const folder = dirname(path);
-  await mkdir(folder, { recursive: true });
-  const temp = join(folder, `.${basename(path)}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`);
-  try {
-    await writeFile(temp, text, 'utf8');
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
+  writeFileAtomic(path, text, { createFolder: true });
 }

@@ -60,6 +60,9 @@ describe('promptRowsFromConcepts and promptRole', () => {
       'a photo of the hound → null',
     ]);
     expect(promptRole({ className: 'dog' }, 'cat')).toBe('other');
+    // a blank concept (what the CSV writer leaves for rows without one) is no concept: the class prompt's role
+    expect(promptRole({ className: 'dog', extra: { concept: '' } }, 'cat')).toBe('other');
+    expect(promptRole({ className: 'cat', extra: { concept: '' } }, 'cat')).toBe('erased');
     expect(promptRole({ className: 'cat' }, 'cat')).toBe('erased');
   });
 

@@ -92,7 +92,7 @@ export function promptRole(
   row: { readonly className: string; readonly extra?: Readonly<Record<string, string>> },
   erasedClass: string,
 ): PromptRole | null {
-  const concept = row.extra?.['concept'] ?? row.className;
+  const concept = row.extra?.['concept'] || row.className; // a blank concept (a CSV cell left empty) is none
   const isClassPrompt = concept === row.className;
   if (row.className === erasedClass) return isClassPrompt ? 'erased' : 'synonym';
   return isClassPrompt ? 'other' : null;

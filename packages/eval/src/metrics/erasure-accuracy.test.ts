@@ -87,6 +87,16 @@ describe('scoreErasedClass', () => {
     expect(() => scoreErasedClass([...images, ...extra], { classNames, erasedClass: 'cat', ...options })).toThrow(InvalidOptionError);
   });
 
+  it('caps a score at 100 when rows exceed 1 within the sum tolerance (H_o stays defined)', () => {
+    const over = images.map((im) => (im.role === 'other' ? { ...im, probabilities: im.intendedClass === 'dog' ? [0, 1.0005, 0] : [0, 0, 1.0005] } : im));
+    const s = scoreErasedClass(over, { classNames, erasedClass: 'cat' });
+    expect(s.accS).toBe(100);
+    expect(Number.isFinite(s.ho)).toBe(true);
+    const far = [...images, { role: 'erased' as const, intendedClass: 'cat', probabilities: [3, 0, 0] }];
+    expect(() => scoreErasedClass(far, { classNames, erasedClass: 'cat', probabilitySumTolerance: 5 })).not.toThrow();
+    expect(() => scoreErasedClass(far, { classNames, erasedClass: 'cat', probabilitySumTolerance: 1 })).toThrow(/images\[8\]\.probabilities\[0\]/);
+  });
+
   it('names the offending image and option in the message', () => {
     const withBad = [...images, { role: 'erased' as const, intendedClass: 'cat', probabilities: [0.5, 0.5, 0.5] }];
     expect(() => scoreErasedClass(withBad, { classNames, erasedClass: 'cat' })).toThrow(/images\[8\]\.probabilities/);

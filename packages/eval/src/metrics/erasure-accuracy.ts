@@ -155,10 +155,11 @@ export function scoreErasedClass(images: readonly ClassifiedImage[], options: Er
       throw new InvalidOptionError({ option: 'images', expected: `at least one image with role '${role}'`, received: images });
     }
   }
+  // rows may exceed 1 by the sum tolerance: a score is capped at 100 (%)
   const roleScore = (role: PromptRole): number => {
     const scores = perIntendedClass.filter((s) => s.role === role);
-    if (averaging === 'perClass') return scores.reduce((sum, s) => sum + s.score, 0) / scores.length;
-    return scores.reduce((sum, s) => sum + s.score * s.imageCount, 0) / imageCounts[role];
+    const score = averaging === 'perClass' ? scores.reduce((sum, s) => sum + s.score, 0) / scores.length : scores.reduce((sum, s) => sum + s.score * s.imageCount, 0) / imageCounts[role];
+    return Math.min(100, score);
   };
   const accE = roleScore('erased');
   const accS = roleScore('other');
@@ -210,8 +211,8 @@ function validateImage(image: ClassifiedImage, n: number, classNames: readonly s
   let sum = 0;
   for (let k = 0; k < probabilities.length; k++) {
     const p = probabilities[k] as number;
-    if (typeof p !== 'number' || !Number.isFinite(p) || p < 0) {
-      throw new InvalidOptionError({ option: `images[${n}].probabilities[${k}]`, expected: 'a finite number ≥ 0', received: p });
+    if (typeof p !== 'number' || !Number.isFinite(p) || p < 0 || p > 1 + tolerance) {
+      throw new InvalidOptionError({ option: `images[${n}].probabilities[${k}]`, expected: `a probability in [0, 1] (±${tolerance})`, received: p });
     }
     sum += p;
   }

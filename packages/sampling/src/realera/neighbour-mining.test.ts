@@ -280,6 +280,7 @@ describe('mineRealEraConcepts', () => {
       [{ cosLow: 0.5, cosHigh: 0.5 }, 'cosLow'],
       [{ cosHigh: 1.5 }, 'cosHigh'],
       [{ cosLow: Number.NaN }, 'cosLow'],
+      [{ cosLow: -1, numBeyond: 3 }, 'cosLow'], // no beyond sample can have cos < −1
       [{ neighbourRadius: 0 }, 'neighbourRadius'],
       [{ beyondRadius: 3 }, 'beyondRadius'],
       [{ cosHigh: 0.2 }, 'cosHigh'], // only the upper end given: it is the one named

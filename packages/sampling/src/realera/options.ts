@@ -150,6 +150,10 @@ export function resolveRealEraSamplerOptions(
   const mode = oneOf('mode', options.mode ?? d.mode, ['per-token', 'flattened'] as const);
   const numNeighbours = count('numNeighbours', options.numNeighbours ?? d.numNeighbours, 0);
   const numBeyond = count('numBeyond', options.numBeyond ?? d.numBeyond, 0);
+  if (numBeyond > 0 && cosLow <= -1) {
+    // beyond samples need cos < cosLow: none exists, and rejection sampling would run out of attempts the slow way
+    throw new InvalidOptionError({ option: 'cosLow', expected: 'a value above −1 when numBeyond > 0 (beyond samples have cos < cosLow), or numBeyond 0', received: cosLow });
+  }
   const rescale = oneOf('rescale', options.rescale ?? d.rescale, ['none', 'original-norm'] as const);
   const maxAttempts = count('maxAttempts', options.maxAttempts ?? d.maxAttempts, 1);
   const seed = options.seed ?? d.seed;
