@@ -176,6 +176,32 @@ describe('realEra() on the fake attention model', () => {
     mined.dispose();
   });
 
+  it('lora.microBatchSize bounds every UNet call (ε̂ included) and gives the same training as one batch', async () => {
+    const run = async (microBatchSize: number): Promise<{ losses: number[]; largest: number }> => {
+      const model = attentionModel();
+      const z0 = latents();
+      let largest = 0;
+      const predict = model.unet.predict.bind(model.unet);
+      model.unet.predict = (x: tf.Tensor4D, t: number, c: tf.Tensor3D): tf.Tensor4D => {
+        largest = Math.max(largest, x.shape[0]);
+        return predict(x, t, c);
+      };
+      const result = await realEra(model, { concepts: [CONCEPT], sampler: SAMPLER, stages: { closedForm: false }, lora: { steps: 4, batchSize: 4, microBatchSize, anchorLatents: z0 } });
+      const losses = [...(result.statistics.lora?.losses ?? [])];
+      result.dispose();
+      result.lora?.adapter?.detach();
+      z0.dispose();
+      model.dispose();
+      return { losses, largest };
+    };
+    const whole = await run(4);
+    const split = await run(1);
+    expect(whole.largest).toBe(4);
+    expect(split.largest).toBe(1);
+    expect(split.losses.length).toBe(4);
+    split.losses.forEach((l, i) => expect(l).toBeCloseTo(whole.losses[i] as number, 5));
+  });
+
   it('several concepts at once, generated anchor latents, N = 0 (ablation variant 3), no leaks', async () => {
     const model = attentionModel();
     const before = tf.memory().numTensors;

@@ -109,9 +109,24 @@ export async function alignPredictionNoise(inputs: NoiseAlignmentInputs, run: Lo
       let frozenAnchor: tf.Tensor4D | undefined;
       let frozenBeyond: tf.Tensor4D | undefined;
       try {
-        const anchorTarget = inputs.reference.predict(tensors.zt, t, tensors.anchorContext); // ε̂(z_t, t, E_c*) [B, h, w, C]
+        // ε̂ in the same micro-batches as the trained branch (lora.microBatchSize bounds every UNet call)
+        const reference = (context: tf.Tensor3D): tf.Tensor4D => {
+          if (sizes.length === 1) return inputs.reference.predict(tensors.zt, t, context); // [B, h, w, C]
+          const parts: tf.Tensor4D[] = [];
+          try {
+            let offset = 0;
+            for (const size of sizes) {
+              parts.push(tf.tidy(() => inputs.reference.predict(tf.slice(tensors.zt, [offset], [size]) as tf.Tensor4D, t, tf.slice(context, [offset], [size]) as tf.Tensor3D))); // [b, h, w, C]
+              offset += size;
+            }
+            return tf.concat(parts, 0) as tf.Tensor4D; // [B, h, w, C]
+          } finally {
+            tf.dispose(parts);
+          }
+        };
+        const anchorTarget = reference(tensors.anchorContext); // ε̂(z_t, t, E_c*) [B, h, w, C]
         frozenAnchor = anchorTarget;
-        const beyondTarget = tensors.beyond ? inputs.reference.predict(tensors.zt, t, tensors.beyond) : undefined; // ε̂(z_t, t, p''_c)
+        const beyondTarget = tensors.beyond ? reference(tensors.beyond) : undefined; // ε̂(z_t, t, p''_c) [B, h, w, C]
         frozenBeyond = beyondTarget;
         const { loss, grads } = accumulateGradients(
           sizes,
