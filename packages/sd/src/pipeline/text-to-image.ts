@@ -76,14 +76,22 @@ export async function textToImage(model: DiffusionModel, options: TextToImageOpt
   const batch = batchPrompts.length;
   const [h, w, c] = model.latentShape;
   const useGuidance = guidance > 1;
-  const scheduler = options.scheduler ?? model.scheduler.clone();
-  scheduler.setTimesteps(steps);
-
+  const eta = options.eta ?? 0;
+  if (typeof eta !== 'number' || !(eta >= 0 && eta <= 1)) throw new InvalidOptionError({ option: 'eta', expected: 'a number in [0, 1]', received: eta });
   if (options.latents && !sameShape(options.latents.shape, [batch, h, w, c])) {
     throw new ShapeMismatchError({ what: 'latents', expected: [batch, h, w, c], received: options.latents.shape });
   }
-
   const rng = options.latents ? undefined : new Rng(options.seed ?? 0); // validates the seed before any tensor exists
+
+  // our clone is ours to free (multistep schedulers such as PNDM keep tensors); a scheduler passed in is the caller's
+  const ownScheduler = options.scheduler === undefined;
+  const scheduler = options.scheduler ?? model.scheduler.clone();
+  try {
+    scheduler.setTimesteps(steps);
+  } catch (error) {
+    if (ownScheduler) scheduler.dispose?.();
+    throw error;
+  }
   let condContext: tf.Tensor3D | undefined;
   let uncondContext: tf.Tensor3D | undefined;
   let jointContext: tf.Tensor3D | undefined;
@@ -103,8 +111,12 @@ export async function textToImage(model: DiffusionModel, options: TextToImageOpt
       const t = timesteps[i] as number;
       const current = latents;
       const noisePred = tf.tidy(() => predictGuided(model, scheduler, current, t, guidance, condContext as tf.Tensor3D, uncondContext, jointContext)); // [B, h, w, C]
-      const out = scheduler.step(noisePred, t, latents, { eta: options.eta ?? 0 });
-      noisePred.dispose();
+      let out: ReturnType<typeof scheduler.step>;
+      try {
+        out = scheduler.step(noisePred, t, latents, { eta });
+      } finally {
+        noisePred.dispose();
+      }
       out.predOriginalSample?.dispose();
       latents.dispose();
       latents = out.prevSample as tf.Tensor4D;
@@ -119,6 +131,7 @@ export async function textToImage(model: DiffusionModel, options: TextToImageOpt
     condContext?.dispose();
     uncondContext?.dispose();
     jointContext?.dispose();
+    if (ownScheduler) scheduler.dispose?.();
   }
 
   const final = latents;

@@ -15,7 +15,7 @@
  * Scalar coefficients are computed in float32 exactly as torch does on 0-d float32 tensors.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, UnsupportedError } from '@erase/core';
+import { InvalidOptionError, Rng, UnsupportedError } from '@erase/core';
 import type { Scheduler, SchedulerStepOptions, SchedulerStepOutput } from '@erase/core';
 import { batchTimesteps, checkIntegerTimestep, checkSameShape, perItem, requireInferenceSteps, stepNoise } from './checks';
 import { BETA_FIELDS, BETA_SCHEDULE_FIELD, PREDICTION_TYPE_FIELD, parseSchedulerConfig } from './config';
@@ -159,6 +159,10 @@ export class DDIMScheduler implements Scheduler {
     checkIntegerTimestep(NAME, timestep, this.numTrainTimesteps);
     checkSameShape(`${NAME}.step modelOutput`, modelOutput, sample.shape);
     const eta = options.eta ?? 0;
+    if (typeof eta !== 'number' || !(eta >= 0 && eta <= 1)) {
+      // η > 1 makes √(1 − ᾱ_{t−1} − σ²) imaginary (NaN latents); η < 0 shrinks the direction term silently
+      throw new InvalidOptionError({ option: `${NAME}.step eta`, expected: 'a number in [0, 1] (0: DDIM, 1: DDPM-like)', received: eta });
+    }
     // 1. previous step value t − T/n
     const prevTimestep = timestep - Math.floor(this.numTrainTimesteps / n);
     // 2. ᾱ_t, ᾱ_{t−1}, 1 − ᾱ_t

@@ -114,6 +114,14 @@ export class PNDMScheduler implements Scheduler {
   /** Sets n steps and resets the multistep history (frees its tensors). With PLMS only there are n + 1 timesteps. */
   setTimesteps(numInferenceSteps: number): void {
     checkInferenceSteps(numInferenceSteps, this.numTrainTimesteps, NAME);
+    if (!this.config.skipPrkSteps && numInferenceSteps < PNDM_ORDER) {
+      // the Runge–Kutta warm-up uses the last 4 timesteps: fewer steps leave an empty (or broken) schedule
+      throw new InvalidOptionError({
+        option: `${NAME}.setTimesteps(numInferenceSteps)`,
+        expected: `at least ${PNDM_ORDER} steps with Runge–Kutta warm-up steps (skip_prk_steps: false), or skip_prk_steps: true`,
+        received: numInferenceSteps,
+      });
+    }
     const n = numInferenceSteps;
     const T = this.numTrainTimesteps;
     this.inferenceSteps = n;

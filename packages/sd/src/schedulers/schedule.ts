@@ -112,7 +112,18 @@ export function alphasCumprodFromBetas(betas: Float32Array): Float32Array {
  * - `trailing`: `round(arange(T, 0, −T/n)) − 1`.
  */
 export function integerTimesteps(spacing: TimestepSpacing, T: number, n: number, stepsOffset: number): number[] {
-  return spacedTimesteps(spacing, T, n, stepsOffset).map(roundHalfEven);
+  const timesteps = spacedTimesteps(spacing, T, n, stepsOffset).map(roundHalfEven);
+  const outside = timesteps.find((t) => t < 0 || t > T - 1);
+  if (outside !== undefined) {
+    // e.g. leading spacing with steps_offset 1 and n = T: the first timestep would be T, past the schedule
+    throw new InvalidOptionError({
+      option: 'numInferenceSteps',
+      expected: `a step count whose ${spacing} timesteps (steps_offset ${stepsOffset}) stay in [0, ${T - 1}]`,
+      received: n,
+      message: `Invalid option \`numInferenceSteps\`: ${n} steps with timestep_spacing "${spacing}" and steps_offset ${stepsOffset} give timestep ${outside}, outside [0, ${T - 1}]; use fewer steps.`,
+    });
+  }
+  return timesteps;
 }
 
 /**

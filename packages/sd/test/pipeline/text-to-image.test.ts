@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortedError, InvalidOptionError, ShapeMismatchError } from '@erase/core';
 import { PNG } from 'pngjs';
 import { imageGrid, savePngs, textToImage } from '../../src/pipeline/index';
+import { PNDMScheduler } from '../../src/schedulers/index';
 import { fakeModel } from '../fakes/fake-model';
 
 describe('textToImage with a fake model', () => {
@@ -26,6 +27,18 @@ describe('textToImage with a fake model', () => {
     expect(max).toBeLessThanOrEqual(1);
     expect(Array.from(a.latents.dataSync())).toEqual(Array.from(b.latents.dataSync()));
     for (const t of [a.images!, a.latents, b.images!, b.latents]) t.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('frees the scheduler clone it made (PNDM keeps its multistep history), and refuses a bad eta', async () => {
+    const pndm = { ...model, scheduler: new PNDMScheduler({ skip_prk_steps: true }), dispose: () => undefined };
+    const before = tf.memory().numTensors;
+    const out = await textToImage(pndm, { prompt: 'a cat', numInferenceSteps: 5, seed: 1 });
+    tf.dispose([out.images!, out.latents]);
+    expect(tf.memory().numTensors).toBe(before);
+    for (const eta of [Number.NaN, 2, -0.5]) {
+      await expect(textToImage(model, { prompt: 'a', eta })).rejects.toSatisfy((e) => InvalidOptionError.isInstance(e) && e.option === 'eta');
+    }
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -170,6 +170,21 @@ describe('timestep spacings (NumPy reference values)', () => {
     );
     tf.dispose([x, wrongNoise, wrongShape]);
   });
+
+  it('refuses step counts whose timesteps leave the schedule, PRK warm-ups too short to run, and η outside [0, 1]', () => {
+    // leading spacing with steps_offset 1: n = 1000 would start at t = 1000
+    expect(() => DDIMScheduler.fromConfig(SD1).setTimesteps(1000)).toThrow(/timestep 1000, outside \[0, 999\]/);
+    expect(() => DDIMScheduler.fromConfig({ ...SD1, steps_offset: -1 }).setTimesteps(10)).toThrow(/timestep -1/);
+    DDIMScheduler.fromConfig(SD1).setTimesteps(999); // the largest that fits
+    expect(() => new PNDMScheduler().setTimesteps(3)).toThrow(expect.objectContaining({ code: 'ERASE_INVALID_OPTION' }));
+    new PNDMScheduler().setTimesteps(4);
+    new PNDMScheduler({ skip_prk_steps: true }).setTimesteps(1);
+    const s = DDIMScheduler.fromConfig(SD1);
+    s.setTimesteps(10);
+    const x = tf.zeros([1, 2, 2, 4]);
+    for (const eta of [Number.NaN, 2, -0.5]) expect(() => s.step(x, 901, x, { eta })).toThrow(/eta/);
+    x.dispose();
+  });
 });
 
 /** x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε for a fixed x0 and ε, in float64 on the host. */
