@@ -12,13 +12,14 @@
  * last finished step; `--resume` continues from it with identical results. Checkpoints (~30 MB) go to a folder
  * git ignores (`.tmp/`).
  */
+import { existsSync, statSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { AbortedError, writeJsonFileAtomic as writeJsonAtomic } from '@erase/core';
 import { useBackend } from '@erase/sd';
-import { saveShapesWorld, trainShapesWorld } from '../src/index';
+import { checkpointPaths, saveShapesWorld, trainShapesWorld } from '../src/index';
 
 /**
  * The shipped weights: stage 1 (500 text pre-training steps, ≈ 1–2 min) then 8,000 UNet steps with the encoder frozen,
@@ -96,6 +97,7 @@ process.once('SIGINT', () => {
 });
 
 const wallStart = performance.now();
+const startedAt = Date.now();
 let lastPrint = performance.now();
 let lastPrintStep = 0;
 let firstStep: number | undefined;
@@ -145,7 +147,10 @@ try {
   });
 } catch (error) {
   if (AbortedError.isInstance(error)) {
-    console.log(`train-world: stopped. Checkpoint in ${checkpointDir}; continue with --resume.`);
+    // stage 1 (the text encoder) writes no checkpoint: say so rather than point at one from an older run
+    const state = checkpointPaths(checkpointDir).state;
+    const saved = existsSync(state) && statSync(state).mtimeMs >= startedAt;
+    console.log(saved ? `train-world: stopped. Checkpoint in ${checkpointDir}; continue with --resume.` : 'train-world: stopped before the first checkpoint (stage 1 saves none); nothing to resume from this run.');
     process.exit(130);
   }
   throw error;

@@ -145,7 +145,26 @@ async function defaultThreads(): Promise<number> {
   return nav?.hardwareConcurrency ?? 1;
 }
 
+/** Which package this module imported to register each tfjs backend name ('tensorflow' is shared by two peers). */
+const importedPeers = new Map<string, string>();
+
 async function usePeer(name: Exclude<BackendName, 'cpu' | 'wasm'>, peer: PeerBackend): Promise<BackendInfo> {
+  const noWebGpu = (): BackendUnavailableError =>
+    new BackendUnavailableError({
+      backend: name,
+      reason:
+        'this runtime has no WebGPU (`navigator.gpu` is undefined). In Node, provide one before the first ' +
+        "useBackend('webgpu'), e.g. with the `webgpu` package: `Object.assign(globalThis, globals); globalThis.navigator = { gpu: create([]) }`.",
+    });
+  const hasGpu = (): boolean => (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu !== undefined;
+  const other = importedPeers.get(peer.tfjsName);
+  if (other !== undefined && other !== peer.packageName) {
+    throw new BackendUnavailableError({
+      backend: name,
+      packageName: peer.packageName,
+      reason: `tfjs's '${peer.tfjsName}' backend is already provided by ${other} in this process, and one process can hold only one of @tensorflow/tfjs-node and @tensorflow/tfjs-node-gpu.`,
+    });
+  }
   if (tf.findBackendFactory(peer.tfjsName) === null) {
     try {
       const specifier: string = peer.packageName;
@@ -161,15 +180,19 @@ async function usePeer(name: Exclude<BackendName, 'cpu' | 'wasm'>, peer: PeerBac
         cause: error,
       });
     }
+    if (tf.findBackendFactory(peer.tfjsName) === null) {
+      // the package loaded but registered nothing: tfjs-backend-webgpu registers only if navigator.gpu exists when
+      // it is first imported
+      if (name === 'webgpu' && !hasGpu()) throw noWebGpu();
+      throw new BackendUnavailableError({
+        backend: name,
+        packageName: peer.packageName,
+        reason: `${peer.packageName} loaded but registered no '${peer.tfjsName}' backend${name === 'webgpu' ? ' (it registers only if navigator.gpu exists when it is first imported: set navigator.gpu before any import of it)' : ''}.`,
+      });
+    }
+    importedPeers.set(peer.tfjsName, peer.packageName);
   }
-  if (name === 'webgpu' && (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu === undefined) {
-    throw new BackendUnavailableError({
-      backend: name,
-      reason:
-        'this runtime has no WebGPU (`navigator.gpu` is undefined). In Node, provide one first, e.g. with the ' +
-        '`webgpu` package: `Object.assign(globalThis, globals); globalThis.navigator = { gpu: create([]) }`.',
-    });
-  }
+  if (name === 'webgpu' && !hasGpu()) throw noWebGpu();
   if (!(await tf.setBackend(peer.tfjsName))) {
     throw new BackendUnavailableError({
       backend: name,

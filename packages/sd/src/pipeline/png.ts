@@ -2,8 +2,6 @@
  * PNG output for generated images: encode, tile into a grid, and write atomically (temp file + rename).
  * Images are float32 [B, H, W, 3] in [0, 1] (what `textToImage` returns).
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PNG } from 'pngjs';
 import { InvalidOptionError, ShapeMismatchError } from '@erase/core';
@@ -11,8 +9,8 @@ import { writeAll, writeFileAtomic } from '@erase/core';
 
 /** Encodes one image float32 [H, W, 3] in [0, 1] as PNG bytes. The input is not disposed. */
 export async function encodePng(image: tf.Tensor3D): Promise<Buffer> {
-  if (image.rank !== 3 || image.shape[2] !== 3) {
-    throw new ShapeMismatchError({ what: 'encodePng image', expected: [null, null, 3], received: image.shape });
+  if (image.rank !== 3 || image.shape[2] !== 3 || image.shape[0] < 1 || image.shape[1] < 1) {
+    throw new ShapeMismatchError({ what: 'encodePng image (at least 1×1 pixels)', expected: [null, null, 3], received: image.shape });
   }
   const [height, width] = image.shape;
   const bytes = tf.tidy(() => tf.cast(tf.round(tf.mul(tf.clipByValue(image, 0, 1), 255)), 'int32')); // [H, W, 3]
@@ -38,6 +36,11 @@ export function imageGrid(images: tf.Tensor4D, columns: number, options: { paddi
   }
   const pad = options.padding ?? 1;
   const bg = options.background ?? 1;
+  if (!Number.isSafeInteger(pad) || pad < 0) throw new InvalidOptionError({ option: 'padding', expected: 'an integer ≥ 0 (pixels)', received: pad });
+  if (!Number.isFinite(bg)) throw new InvalidOptionError({ option: 'background', expected: 'a finite number (0 black … 1 white)', received: bg });
+  if (images.rank !== 4 || images.shape[0] < 1 || images.shape[3] !== 3) {
+    throw new ShapeMismatchError({ what: 'imageGrid images (at least one)', expected: [null, null, null, 3], received: images.shape });
+  }
   const [b, h, w] = images.shape;
   const cols = Math.min(columns, b);
   const rows = Math.ceil(b / cols);
@@ -67,8 +70,7 @@ export async function savePngs(images: tf.Tensor4D, paths: readonly string[]): P
   try {
     for (let i = 0; i < cells.length; i++) {
       const bytes = await encodePng(cells[i] as tf.Tensor3D);
-      mkdirSync(dirname(paths[i] as string), { recursive: true });
-      writeFileAtomic(paths[i] as string, (fd) => writeAll(fd, bytes));
+      writeFileAtomic(paths[i] as string, (fd) => writeAll(fd, bytes), { createFolder: true }); // FileFormatError naming the path
     }
   } finally {
     for (const cell of cells) cell.dispose();

@@ -201,6 +201,12 @@ export class EulerDiscreteScheduler implements Scheduler {
     }
     const sigma = this.sigmaList[i] as number;
     const { sChurn = 0, sTmin = 0, sTmax = Infinity, sNoise = 1 } = options;
+    for (const [name, value] of [['sChurn', sChurn], ['sTmin', sTmin], ['sNoise', sNoise]] as const) {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+        throw new InvalidOptionError({ option: `${NAME}.step ${name}`, expected: 'a finite number ≥ 0', received: value });
+      }
+    }
+    if (typeof sTmax !== 'number' || Number.isNaN(sTmax)) throw new InvalidOptionError({ option: `${NAME}.step sTmax`, expected: 'a number (Infinity allowed)', received: sTmax });
     const gamma = sTmin <= sigma && sigma <= sTmax ? Math.min(sChurn / (this.sigmaList.length - 1), 2 ** 0.5 - 1) : 0;
     const sigmaHat = f(sigma * f(gamma + 1));
     const churn = gamma > 0 ? f(Math.sqrt(f(f(sigmaHat * sigmaHat) - f(sigma * sigma)))) : 0;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AbortedError, InvalidOptionError, ShapeMismatchError } from '@erase/core';
+import { AbortedError, FileFormatError, InvalidOptionError, ShapeMismatchError } from '@erase/core';
 import { PNG } from 'pngjs';
 import { imageGrid, savePngs, textToImage } from '../../src/pipeline/index';
 import { PNDMScheduler } from '../../src/schedulers/index';
@@ -104,6 +104,16 @@ describe('textToImage with a fake model', () => {
     expect(grid.arraySync()[0]![4]![0]).toBeCloseTo(0.5);
     grid.dispose();
     expect(tf.memory().numTensors).toBe(before);
+    // bad grid options and shapes, empty images, and a path under a file: typed errors, nothing leaked
+    for (const padding of [1.5, Number.POSITIVE_INFINITY, -1]) expect(() => imageGrid(images, 2, { padding })).toThrow(/padding/);
+    const none = tf.zeros([0, 4, 4, 3]) as tf.Tensor4D;
+    expect(() => imageGrid(none, 2)).toThrow(ShapeMismatchError);
+    const flat = tf.zeros([1, 0, 4, 3]) as tf.Tensor4D; // 0 pixels high
+    await expect(savePngs(flat, [join(dir, 'c.png')])).rejects.toThrow(ShapeMismatchError);
+    await expect(savePngs(images, [join(dir, 'a.png', 'x.png'), join(dir, 'b.png')])).rejects.toSatisfy((e) => FileFormatError.isInstance(e) && String(e).includes('x.png'));
+    tf.dispose([none, flat]);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(readdirSync(dir).sort()).toEqual(['a.png', 'b.png']);
     images.dispose();
   });
 });

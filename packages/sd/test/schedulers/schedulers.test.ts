@@ -364,6 +364,9 @@ describe('no leaks and inputs untouched', () => {
     const churned = X0.map((v) => v - v * Math.sqrt(sigmaHat ** 2 - sigma ** 2));
     const expected = churned.map((v, i) => v + ((s.sigmas[1] as number) - sigmaHat) * (EPS[i] as number)); // d = ε for ε-prediction
     expectNear(out.prevSample, expected, 2e-5, 'Euler churn');
+    for (const bad of [{ sChurn: Number.NaN }, { sNoise: -1 }, { sTmin: Number.POSITIVE_INFINITY }, { sTmax: Number.NaN }]) {
+      expect(() => s.step(e, s.timesteps[0] as number, x, bad)).toThrow(expect.objectContaining({ code: 'ERASE_INVALID_OPTION' }));
+    }
     tf.dispose([x, e, z, out.prevSample, out.predOriginalSample!]);
   });
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileFormatError } from '@erase/core';
+import { FileFormatError, InvalidOptionError } from '@erase/core';
 import { DDIMScheduler, textToImage, useBackend } from '@erase/sd';
 import { TINY_TEXT_ENCODER_CONFIG, TINY_UNET_CONFIG } from '../train/test-configs';
 import { trainShapesWorld } from '../train/train-shapes-world';
@@ -61,6 +61,11 @@ describe('loadShapesWorld', () => {
     expect(FileFormatError.isInstance(error)).toBe(true);
     expect((error as Error).message).toContain(empty);
     expect((error as Error).message).toContain('pnpm train:shapes');
+  });
+
+  it('refuses threads without the wasm backend (they would be ignored)', async () => {
+    const error = await loadShapesWorld({ dir, oracle: false, threads: 1 }).catch((e: unknown) => e);
+    expect(InvalidOptionError.isInstance(error) && error.option).toBe('threads');
   });
 
   it('asks for the oracle when it is wanted and missing', async () => {

@@ -105,6 +105,10 @@ export async function loadShapesWorld(options: LoadShapesWorldOptions = {}): Pro
       problem: 'missing — run `pnpm --filter @erase/shapes-world train-oracle` (or pass `oracle: false`)',
     });
   }
+  if (options.threads !== undefined && options.backend !== 'wasm') {
+    // threads only mean something for the wasm backend this call selects; ignoring them would hide a mistake
+    throw new InvalidOptionError({ option: 'threads', expected: "to come with backend: 'wasm'", received: options.threads });
+  }
   if (options.backend !== undefined) {
     if (options.backend !== 'cpu' && options.backend !== 'wasm') {
       throw new InvalidOptionError({ option: 'backend', expected: "'cpu' or 'wasm'", received: options.backend });

@@ -1,11 +1,13 @@
 /**
- * Resumable training checkpoints: `checkpoint.safetensors` (parameters, EMA weights and both Adam moments, in tfjs
- * layouts, under `params/…`, `ema/…`, `adam_m/…`, `adam_v/…`) and `checkpoint.json` (step, seed, settings, Adam's
- * step count, the loss curve so far). The safetensors file is written first and the JSON last, each atomically;
- * the JSON names the step it belongs to, and loading refuses a pair whose steps differ. Node only.
+ * Resumable training checkpoints: `checkpoint-<step>.safetensors` (parameters, EMA weights and both Adam moments, in
+ * tfjs layouts, under `params/…`, `ema/…`, `adam_m/…`, `adam_v/…`) and `checkpoint.json` (step, seed, settings,
+ * Adam's step count, the loss curve so far, and the name of its tensors file). The new tensors file is written
+ * first, under its own name, then the JSON is renamed over the old one — the single commit point — and only then is
+ * the previous tensors file removed: a kill at any moment leaves one complete checkpoint (the old or the new).
+ * Loading also refuses a pair whose steps differ. Node only.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { FileFormatError } from '@erase/core';
 import { readJsonConfig, readSafetensors, writeSafetensors, type HostTensor, type TensorToWrite } from '@erase/sd';
@@ -42,9 +44,19 @@ export interface CheckpointTensors {
 
 const GROUPS = [['params', 'params'], ['ema', 'ema'], ['adamM', 'adam_m'], ['adamV', 'adam_v']] as const;
 
-/** The two files of a checkpoint folder. */
-export function checkpointPaths(dir: string): { tensors: string; state: string } {
-  return { tensors: join(dir, 'checkpoint.safetensors'), state: join(dir, 'checkpoint.json') };
+/**
+ * The two files of a checkpoint folder: `state` is checkpoint.json; `tensors` the file it names (checkpoints written
+ * before the name was recorded: checkpoint.safetensors), or, with `step`, the file a save of that step writes.
+ */
+export function checkpointPaths(dir: string, step?: number): { tensors: string; state: string } {
+  const state = join(dir, 'checkpoint.json');
+  if (step !== undefined) return { tensors: join(dir, `checkpoint-${step}.safetensors`), state };
+  let name = 'checkpoint.safetensors';
+  if (existsSync(state)) {
+    const recorded = readJsonConfig(state).tensors;
+    if (typeof recorded === 'string' && /^checkpoint-\d+\.safetensors$/.test(recorded)) name = recorded;
+  }
+  return { tensors: join(dir, name), state };
 }
 
 /**
@@ -54,7 +66,7 @@ export function checkpointPaths(dir: string): { tensors: string; state: string }
  */
 export async function saveCheckpoint(dir: string, tensors: CheckpointTensors, state: CheckpointState): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  const paths = checkpointPaths(dir);
+  const paths = checkpointPaths(dir, state.step);
   const out = new Map<string, TensorToWrite>();
   for (const [group, prefix] of GROUPS) {
     for (const [name, t] of tensors[group]) {
@@ -62,7 +74,12 @@ export async function saveCheckpoint(dir: string, tensors: CheckpointTensors, st
     }
   }
   writeSafetensors(paths.tensors, out, { format: CHECKPOINT_FORMAT, step: String(state.step) });
-  writeJsonAtomic(paths.state, { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, ...state });
+  const name = basename(paths.tensors);
+  writeJsonAtomic(paths.state, { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, tensors: name, ...state }); // the commit point
+  // the previous checkpoint's tensors are no longer named by checkpoint.json
+  for (const old of readdirSync(dir)) {
+    if (old !== name && /^checkpoint(-\d+)?\.safetensors$/.test(old)) rmSync(join(dir, old), { force: true });
+  }
 }
 
 /** A checkpoint read back: its state and its tensors by group (host arrays, tfjs layouts). */

@@ -139,6 +139,8 @@ describe('trainShapesWorld', () => {
     await expect(trainShapesWorld({ ...tiny, steps: 0 })).rejects.toThrow(InvalidOptionError);
     await expect(trainShapesWorld({ ...tiny, steps: 2, emptyCaptionProbability: 2 })).rejects.toThrow(InvalidOptionError);
     await expect(trainShapesWorld({ ...tiny, steps: 2, textPretrainSteps: -1 })).rejects.toThrow(InvalidOptionError);
+    await expect(trainShapesWorld({ ...tiny, steps: 2, weightDecay: Number.POSITIVE_INFINITY })).rejects.toThrow(/weightDecay/);
+    await expect(trainShapesWorld({ ...tiny, steps: 2, textPretrainWordWeight: Number.POSITIVE_INFINITY })).rejects.toThrow(/textPretrainWordWeight/);
     await expect(trainShapesWorld({ ...tiny, steps: 2, textPretrainWordWeight: Number.NaN })).rejects.toThrow(InvalidOptionError);
     await expect(trainShapesWorld({ ...tiny, steps: 2, unetConfig: { ...TINY_UNET_CONFIG, cross_attention_dim: 8 } })).rejects.toThrow(InvalidOptionError);
     await expect(trainShapesWorld({ ...tiny, steps: 2, workers: 0 })).rejects.toThrow(/workers/);

@@ -459,9 +459,9 @@ function resolveSettings(options: TrainShapesWorldOptions, fromCheckpoint: Reado
   checkInteger('curveEvery', s.curveEvery, 1);
   checkInteger('textPretrainSteps', s.textPretrainSteps, 0);
   checkInteger('workers', s.workers, 1, Math.max(1, Math.min(s.batchSize, MAX_WORKERS)));
-  if (!(s.textPretrainWordWeight >= 0)) throw new InvalidOptionError({ option: 'textPretrainWordWeight', expected: 'a number ≥ 0', received: s.textPretrainWordWeight });
+  if (!(s.textPretrainWordWeight >= 0 && Number.isFinite(s.textPretrainWordWeight))) throw new InvalidOptionError({ option: 'textPretrainWordWeight', expected: 'a finite number ≥ 0', received: s.textPretrainWordWeight });
   if (!(Number.isFinite(s.learningRate) && s.learningRate > 0)) throw new InvalidOptionError({ option: 'learningRate', expected: 'a positive number', received: s.learningRate });
-  if (!(s.weightDecay >= 0)) throw new InvalidOptionError({ option: 'weightDecay', expected: 'a non-negative number', received: s.weightDecay });
+  if (!(s.weightDecay >= 0 && Number.isFinite(s.weightDecay))) throw new InvalidOptionError({ option: 'weightDecay', expected: 'a finite non-negative number', received: s.weightDecay });
   if (!(s.maxGradNorm >= 0)) throw new InvalidOptionError({ option: 'maxGradNorm', expected: 'a non-negative number (0 disables clipping)', received: s.maxGradNorm });
   if (!(s.emaDecay >= 0 && s.emaDecay < 1)) throw new InvalidOptionError({ option: 'emaDecay', expected: 'a number in [0, 1)', received: s.emaDecay });
   if (!(s.emptyCaptionProbability >= 0 && s.emptyCaptionProbability <= 1)) {
