@@ -127,11 +127,19 @@ describe('erase generate / evaluate / export', () => {
     expect(summary.method).toBe('uce');
     expect(summary.images).toBe(13); // 10 class prompts + 3 synonyms, one seed each
     expect(summary.perClass.map((c) => c.erasedClass)).toEqual(['heart']);
+    const figures = summary.perClass[0]?.meanProbability as Record<string, number>;
     for (const key of ['accE', 'accS', 'accG', 'ho']) {
-      const value = summary.perClass[0]?.meanProbability[key] as number;
-      expect(value).toBeGreaterThanOrEqual(0);
-      expect(value).toBeLessThanOrEqual(100);
+      expect(figures[key]).toBeGreaterThanOrEqual(0);
+      expect(figures[key]).toBeLessThanOrEqual(100);
     }
+    // H_o is the harmonic mean of 100 − Acc_e, Acc_s and 100 − Acc_g (computed here, not by the code under test)
+    const ho = 3 / (1 / (100 - (figures.accE as number)) + 1 / (figures.accS as number) + 1 / (100 - (figures.accG as number)));
+    expect(figures.ho).toBeCloseTo(ho, 6);
+    // the erasure shows: the same evaluation of the unedited model draws heart far more often
+    const base = await erase(['evaluate', '--concepts', 'heart', '--seeds-per-prompt', '1', '--steps', '4', '--json', ...world]);
+    expect(base.code, base.stderr).toBe(0);
+    const baseAccE = (JSON.parse(base.stdout) as typeof summary).perClass[0]?.meanProbability.accE as number;
+    expect(figures.accE).toBeLessThan(baseAccE);
   });
 
   it('export reports progress per component, and Ctrl-C during it exits 130 leaving no folder', async () => {
@@ -212,7 +220,9 @@ describe('bad input', () => {
   });
 
   it('missing --out, and a non-empty --out without --overwrite', async () => {
-    expect((await erase(['uce', '--concepts', 'heart'])).stderr).toMatch(/--out/);
+    const noOut = await erase(['uce', '--concepts', 'heart']);
+    expect(noOut.code).toBe(2);
+    expect(noOut.stderr).toMatch(/Missing --out/);
     const run = await erase(['uce', '--concepts', 'heart', '--out', uceOut()]);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/--overwrite/);
@@ -242,8 +252,12 @@ describe('bad input', () => {
   });
 
   it('an unknown command, and no command', async () => {
-    expect((await erase(['erode'])).code).toBe(2);
-    expect((await erase([])).code).toBe(2);
+    const unknown = await erase(['erode']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/erode/);
+    const none = await erase([]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/Usage: erase <command>/);
   });
 });
 

@@ -135,6 +135,7 @@ describe('realEra() on the fake attention model', () => {
       lora: { steps: 40, learningRate: 0.05, batchSize: 2, anchorLatents: z0 },
     });
     expect(result.weights.size).toBe(0);
+    expect(result.statistics.lora?.evenSteps).toHaveLength(40);
     expect(result.statistics.lora?.evenSteps.every((e) => !e)).toBe(true);
     const adapter = result.lora!.adapter!;
     // Held-out evaluation: mean over 24 draws of ‖ε_{θ+Δ}(z_t, t, E_c) − ε_θ(z_t, t, E_c*)‖².
@@ -214,6 +215,7 @@ describe('realEra() on the fake attention model', () => {
     });
     expect(result.statistics.mining).toHaveLength(2);
     expect(result.statistics.closedForm?.beyondKeyCount).toBe(0);
+    expect(result.statistics.lora?.losses).toHaveLength(4);
     expect(result.statistics.lora?.losses.every(Number.isFinite)).toBe(true);
     expect(result.options.anchorConcepts).toEqual(['an animal', 'an animal']);
     expect(result.options.preservePrompts).toEqual(['', 'a car']);

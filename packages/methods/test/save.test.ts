@@ -307,6 +307,7 @@ describe('exportModel', () => {
     const model = await StableDiffusion.fromPretrained(source);
     try {
       const edit = await uce(model, { concepts: ['a cat'], guideConcepts: ['a dog'] });
+      expect(edit.changedParameters.length).toBeGreaterThan(0); // else "re-applies exactly" below would prove nothing
       edit.dispose();
       await save(model, edit, join(root, 'sd-uce'));
       await exportModel(model, join(root, 'sd-exported'));

@@ -15,7 +15,7 @@ import { readSafetensors } from '../../src/io/safetensors';
 import type { HostTensor } from '../../src/io/safetensors';
 import { DDPMScheduler, EulerDiscreteScheduler, schedulerFromConfig } from '../../src/schedulers/index';
 import { compareArrays } from '../parity';
-import { optionalFixture } from './fixture-gate';
+import { optionalFixture } from '../fixture-gate';
 
 const dir = optionalFixture('parity', 'schedulers');
 const NAMES = ['ddim', 'ddpm', 'pndm', 'euler', 'euler_leading'] as const;

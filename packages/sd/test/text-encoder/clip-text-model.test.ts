@@ -216,7 +216,16 @@ describe('CLIPTextModel weights and errors', () => {
     expect(() => model.forward(outOfRange)).toThrow(/\[0, 1000\)/);
     expect(() => model.encode(negative)).toThrow(InvalidOptionError);
     model.dispose();
-    expect(() => model.encode(tf.tensor2d([[1]], [1, 1], 'int32'))).toThrow(/disposed/);
+    const ids = tf.tensor2d([[1]], [1, 1], 'int32');
+    let disposedError: unknown;
+    try {
+      model.encode(ids);
+    } catch (e) {
+      disposedError = e;
+    }
+    ids.dispose();
+    // the model's own guard, not tfjs's "Tensor is disposed" from a freed weight
+    expect(InvalidOptionError.isInstance(disposedError) && disposedError.option).toBe('CLIPTextModel');
     tf.dispose([tooLong, floats, outOfRange, negative]);
   });
 

@@ -1,6 +1,6 @@
 /** The parity gate: skip with a notice when fixtures are absent, fail when CI is set. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { optionalFixture } from './fixture-gate';
+import { optionalFixture } from '../fixture-gate';
 
 describe('optionalFixture', () => {
   const saved = process.env.CI;

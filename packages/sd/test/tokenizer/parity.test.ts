@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIPTokenizer, parseMergesTxt } from '../../src/tokenizer/index';
-import { optionalFixture } from './fixture-gate';
+import { optionalFixture } from '../fixture-gate';
 
 interface PromptCase {
   readonly id: number;

@@ -40,6 +40,7 @@ describe.each(BACKENDS)('UNet gradients w.r.t. LoRA factors (%s)', (backend) => 
     const names = [...adapter.layers].flatMap(([path, l]) => [[`${path}.down`, l.down], [`${path}.up`, l.up]] as const);
     const host = new Map<string, Float32Array>();
     for (const [name, v] of names) host.set(name, (await (grads[v.name] as tf.Tensor).data()) as Float32Array);
+    expect(host.size).toBe(96); // 48 attention projections × {down, up}
     gradsByBackend.set(backend, host);
     tf.dispose([value, ...Object.values(grads)]);
     expect(tf.memory().numTensors).toBe(before);
@@ -76,7 +77,8 @@ describe.each(BACKENDS)('UNet gradients w.r.t. LoRA factors (%s)', (backend) => 
     adapter.detach();
   });
 
-  it('gradients agree between backends (relative 1e-3)', () => {
+  // cpu is the reference: the comparison runs for the other backends (comparing cpu with itself would prove nothing)
+  it.runIf(backend !== 'cpu')('gradients agree with cpu (relative 1e-3)', () => {
     const cpu = gradsByBackend.get('cpu');
     const here = gradsByBackend.get(backend);
     expect(cpu && here).toBeTruthy();

@@ -169,7 +169,8 @@ describe('evaluateWorld on a fake world without residue (tied synonyms)', () => 
   it('erases the synonyms with the word: Acc_g ≈ Acc_e ≈ 0, and says so', () => {
     for (const c of result.residue.perClass) {
       expect(c.top1).toEqual({ accE: 0, accS: 100, accG: 0, ho: 100 });
-      // identical keys, identical ρ
+      // identical keys, identical ρ (the class word and its three synonyms)
+      expect(c.predictor).toHaveLength(4);
       for (const p of c.predictor) expect(p.ratio).toBe(c.predictor[0]?.ratio);
     }
     expect(evaluationToMarkdown(result, environment)).toContain('**Residue is absent in this world**');

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixturesDir } from '../parity';
+import { fixturesDir } from './parity';
 
 /** The fixture path, or undefined (after printing why) when absent outside CI. @throws Error in CI when absent. */
 export function optionalFixture(...parts: string[]): string | undefined {
