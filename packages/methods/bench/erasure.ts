@@ -26,7 +26,7 @@ import { harmonicMeanHo, scoreErasedClass, type ClassifiedImage } from '@erase/e
 import { SHAPE_CLASSES, loadShapesWorld, photoPrompt, sampleAndClassify, seedRange } from '@erase/shapes-world';
 import { ParameterSnapshot, baseFingerprint } from '../src/index';
 import { ownClaim, releaseClaim, tryClaim } from './claims';
-import { BENCH_METHODS, SWEEP, type BenchMethod, type MethodRun } from './erasure-methods';
+import { BENCH_METHODS, SWEEP, anchors, type BenchMethod, type MethodRun } from './erasure-methods';
 import { mergeResults, readResultsFile, withFileLock, type ClassRow, type Figures, type MethodRows, type ResultsFile } from './results-file';
 
 const argv = process.argv.slice(2);
@@ -149,7 +149,7 @@ function markdown({ commands, results, sweep }: ResultsFile): string {
   if (!isComplete(results)) {
     lines.push('', `**Subset**: ${shownClasses.length} of ${classNames.length} classes (${shownClasses.join(', ')}), ${shownMethods.length} of ${BENCH_METHODS.length} methods (${shownMethods.join(', ')}); a method's means are over the classes it has rows for. The full table is \`pnpm bench:erasure\` with no \`--classes\`/\`--methods\` (every method × every class; hours on 2 cores), or several runs with \`--resume\`.`);
   }
-  lines.push('', 'Acc_e: the erased class prompt is still drawn (↓). Acc_s: the other nine classes are still drawn (↑). Acc_g: the class drawn from its synonyms, which no method sees (↓). H_o: harmonic mean of 100 − Acc_e, Acc_s, 100 − Acc_g (↑). Scores: mean oracle probability of the intended class (MACE), percent; means over the classes run. Method seconds: the erasure itself (one class); eval seconds: generating and classifying its images.', '');
+  lines.push('', 'Acc_e: the erased class prompt is still drawn (↓). Acc_s: the other nine classes are still drawn (↑). Acc_g: the class drawn from its synonyms, which no method sees (↓). H_o: harmonic mean of 100 − Acc_e, Acc_s, 100 − Acc_g (↑). Scores: mean oracle probability of the intended class (MACE), percent; a method\'s Acc columns are means over the classes run, and its H_o is the mean of the per-class H_o (not the H_o of the mean Acc values). Method seconds: the erasure itself (one class), measured while the runs listed above shared the machine (their wasm thread counts are given), so they show the order of magnitude, not a ranking; the shared anchor images are generated once per run, before its loop, and not counted. UCE 2023 and "RealEra: closed form only" are the same computation here (same token selection, λ 0.1, preserve weight max(0.1, 1/9) = 0.1 = RealEra\'s), so their rows agree to the digit.', '');
   lines.push('| method | Acc_e ↓ | Acc_s ↑ | Acc_g ↓ | H_o ↑ | top-1 H_o | classes | method s / class | settings |');
   lines.push('|---|---|---|---|---|---|---|---|---|');
   for (const m of results) {
@@ -174,9 +174,14 @@ function markdown({ commands, results, sweep }: ResultsFile): string {
   }
   if (sweep.length > 0) {
     lines.push('', `## RealEra sweep on "${[...new Set(sweep.map((r) => r.erasedClass))].join('", "')}" (the paper's Fig. 5: D = neighbour radius D1 in units of ‖e‖, S = cosine band, M = neighbours, N = beyond samples; one parameter at a time from the defaults)`, '');
-    lines.push('| parameter | value | Acc_e ↓ | Acc_s ↑ | Acc_g ↓ | H_o ↑ | method s |');
-    lines.push('|---|---|---|---|---|---|---|');
-    for (const r of sweep) lines.push(`| ${r.parameter} | ${r.value} | ${f(r.meanProbability.accE)} | ${f(r.meanProbability.accS)} | ${f(r.meanProbability.accG)} | ${f(r.meanProbability.ho)} | ${r.methodSeconds.toFixed(1)} |`);
+    lines.push('D and S are swept on "RealEra (full, rescaled)", M and N on the closed form with rescaled mined samples. With every mined sample rescaled to ‖e‖, D changes how the accepted cosines spread within the band, not the samples\' norms.', '');
+    lines.push('| parameter | value | swept on | Acc_e ↓ | Acc_s ↑ | Acc_g ↓ | H_o ↑ | method s |');
+    lines.push('|---|---|---|---|---|---|---|---|');
+    const sweptOn = (r: (typeof sweep)[number]): string => {
+      const id = SWEEP.find((p) => p.parameter === r.parameter && p.value === r.value)?.method;
+      return BENCH_METHODS.find((m) => m.id === id)?.label ?? '?';
+    };
+    for (const r of sweep) lines.push(`| ${r.parameter} | ${r.value} | ${sweptOn(r)} | ${f(r.meanProbability.accE)} | ${f(r.meanProbability.accS)} | ${f(r.meanProbability.accG)} | ${f(r.meanProbability.ho)} | ${r.methodSeconds.toFixed(1)} |`);
   }
   lines.push('');
   return lines.join('\n');
@@ -246,6 +251,13 @@ function release(key: string): void {
 }
 
 const benchStarted = performance.now();
+// The shared anchor latents (Concept Ablation, RealEra's LoRA stage, the sweep) are made before the loop, untimed.
+const ANCHOR_USERS = new Set(['ca', 'realera-cf-lora', 'realera', 'realera-norm']);
+if (methods.some((id) => ANCHOR_USERS.has(id)) || sweepClass !== 'none') {
+  const started = performance.now();
+  await anchors(world);
+  console.log(`bench:erasure: shared anchor latents generated in ${((performance.now() - started) / 1000).toFixed(1)} s (not counted in any row)`);
+}
 const has = (id: string, erased: string): boolean => own.results.some((m) => m.id === id && m.rows.some((r) => r.erasedClass === erased));
 for (const id of methods) {
   const method = BENCH_METHODS.find((m) => m.id === id) as BenchMethod;

@@ -4,7 +4,7 @@
  * share one `--out`. Rows are keyed by (method id, erased class); sweep points by (class, parameter, value); the
  * first row measured for a key is kept.
  */
-import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 
 export interface Figures { accE: number; accS: number; accG: number; ho: number }
 export interface ClassRow { erasedClass: string; meanProbability: Figures; top1: Figures; methodSeconds: number; evalSeconds: number; note?: string }
@@ -95,9 +95,17 @@ export function withFileLock<T>(path: string, fn: () => T, staleMs = 60_000): T 
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       try {
-        if (Date.now() - statSync(lock).mtimeMs > staleMs) rmSync(lock, { force: true });
+        if (Date.now() - statSync(lock).mtimeMs > staleMs) {
+          // take the stale lock over by renaming it to a name of our own first: of two waiters only one rename
+          // succeeds, so neither can delete a lock the other has just created
+          const mine = `${lock}.stale.${process.pid}.${Date.now()}`;
+          renameSync(lock, mine);
+          // what we renamed may be a fresh lock another waiter created after our check: then put it back
+          if (Date.now() - statSync(mine).mtimeMs > staleMs || existsSync(lock)) rmSync(mine, { force: true });
+          else renameSync(mine, lock);
+        }
       } catch {
-        // removed by its holder in between: try again
+        // removed or taken over by someone else in between: try again
       }
       sleepSync(100);
     }
