@@ -233,7 +233,7 @@ if (previous) {
   console.log(`bench:erasure: resuming ${jsonPath}: ${previous.results.reduce((a, m) => a + m.rows.length, 0)} rows and ${previous.sweep.length} sweep points kept`);
 }
 const claimsPath = `${jsonPath.replace(/\.json$/, '')}.claims.json`;
-const self = ownClaim();
+const self = (): ReturnType<typeof ownClaim> => ownClaim(); // this process, stamped with the time of each claim
 /**
  * Whether this run should measure `key` now: not `done()` (after merging the file's rows, with `--resume`) and, with
  * `--resume`, not claimed by a live run beside this one — then it is claimed for this run.
@@ -243,11 +243,11 @@ function claim(key: string, done: () => boolean): boolean {
   return withFileLock(jsonPath, () => {
     const current = readForResume();
     if (current) own = mergeOrExit(current);
-    return !done() && tryClaim(claimsPath, key, self);
+    return !done() && tryClaim(claimsPath, key, self());
   });
 }
 function release(key: string): void {
-  if (resume) withFileLock(jsonPath, () => releaseClaim(claimsPath, key, self));
+  if (resume) withFileLock(jsonPath, () => releaseClaim(claimsPath, key, self()));
 }
 
 const benchStarted = performance.now();
