@@ -63,7 +63,9 @@ export function mergeResults(base: ResultsFile, extra: ResultsFile, methodOrder:
   for (const id of [...methodOrder, ...new Set(unknown)]) {
     const a = base.results.find((m) => m.id === id);
     const b = extra.results.find((m) => m.id === id);
-    if (a && b && a.settings !== b.settings) return { problem: `${id}'s settings differ between runs ("${a.settings}" vs "${b.settings}")` };
+    // `extra`'s settings bind only where it measured rows (`base` is the running code, which may add rows to them);
+    // an entry with no rows has nothing to contradict, and `base`'s settings stand
+    if (a && b && b.rows.length > 0 && a.settings !== b.settings) return { problem: `${id}'s settings differ between runs ("${a.settings}" vs "${b.settings}")` };
     const first = a ?? b;
     if (!first) continue;
     const rows = [...(a?.rows ?? [])];

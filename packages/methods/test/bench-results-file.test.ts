@@ -65,6 +65,15 @@ describe('erasure benchmark results file', () => {
     const b = file([], [{ id: 'ca', label: 'CA', settings: '400 steps', rows: [row('heart', 1)] }]);
     const merged = mergeResults(a, b, ['ca']);
     expect('problem' in merged && merged.problem).toMatch(/ca's settings differ/);
+    // the running code (base) with no rows yet may not take on rows measured with other settings either
+    const fresh = file([], [{ id: 'ca', label: 'CA', settings: '100 steps', rows: [] }]);
+    expect(mergeResults(fresh, b, ['ca'])).toHaveProperty('problem');
+    // but a file entry without rows binds nothing: its settings text is stale, the running code's stands
+    const listed = file([], [{ id: 'ca', label: 'CA (old)', settings: '400 steps', rows: [] }]);
+    const kept = mergeResults(a, listed, ['ca']);
+    if ('problem' in kept) throw new Error(kept.problem);
+    expect(kept.results[0]).toMatchObject({ label: 'CA', settings: '100 steps' });
+    expect(kept.results[0]?.rows).toHaveLength(1);
   });
 
   it('reads a file back and refuses one from other weights, guidance or seeds, naming the file', () => {
