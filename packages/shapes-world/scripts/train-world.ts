@@ -148,8 +148,13 @@ try {
 } catch (error) {
   if (AbortedError.isInstance(error)) {
     // stage 1 (the text encoder) writes no checkpoint: say so rather than point at one from an older run
-    const state = checkpointPaths(checkpointDir).state;
-    const saved = existsSync(state) && statSync(state).mtimeMs >= startedAt;
+    let saved = false;
+    try {
+      const state = checkpointPaths(checkpointDir).state; // reads checkpoint.json: may throw on a damaged one
+      saved = existsSync(state) && statSync(state).mtimeMs >= startedAt;
+    } catch {
+      // no usable checkpoint from this run
+    }
     console.log(saved ? `train-world: stopped. Checkpoint in ${checkpointDir}; continue with --resume.` : 'train-world: stopped before the first checkpoint (stage 1 saves none); nothing to resume from this run.');
     process.exit(130);
   }

@@ -53,7 +53,7 @@ describe('writeFileAtomic', () => {
       writeAll(fd, Buffer.from('late'));
     };
     expect(() => writeFileAtomic(path, asyncWriter as unknown as (fd: number) => void)).toThrow(InvalidOptionError);
-    await new Promise((resolve) => setTimeout(resolve, 20)); // its late write fails on the closed descriptor, silently
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the writer settles; then its descriptor and temp file go
     expect(readFileSync(path, 'utf8')).toBe('old');
     expect(readdirSync(dir)).toEqual(['keep.txt']);
   });

@@ -46,9 +46,24 @@ export function writeFileAtomic(path: string, content: string | Uint8Array | ((f
     fd = openSync(temp, 'wx', 0o644);
     const returned: unknown = write(fd);
     if (returned !== undefined && typeof (returned as { then?: unknown } | null)?.then === 'function') {
-      // an async writer would finish after the rename: the target would be replaced by a partial file. Its later
-      // failure (on the closed descriptor) is swallowed: this error is the one to report.
-      (returned as Promise<unknown>).then(undefined, () => undefined);
+      // an async writer would finish after the rename: the target would be replaced by a partial file. The target is
+      // left alone; the descriptor and the temporary file are released only once the writer settles (closing now
+      // could let its late writes land in whatever file reuses the descriptor number).
+      const pending = fd;
+      fd = undefined;
+      const release = (): void => {
+        try {
+          closeSync(pending);
+        } catch {
+          // already closed
+        }
+        try {
+          unlinkSync(temp);
+        } catch {
+          // already gone
+        }
+      };
+      (returned as Promise<unknown>).then(release, release);
       throw new InvalidOptionError({ option: 'content', expected: 'a synchronous writer (fd) => void', received: 'a function returning a promise' });
     }
     fsyncSync(fd);
@@ -63,10 +78,12 @@ export function writeFileAtomic(path: string, content: string | Uint8Array | ((f
         // already failing; the original error is the one to report
       }
     }
-    try {
-      unlinkSync(temp);
-    } catch {
-      // the temporary file may not exist (open failed) or was already renamed
+    if (!InvalidOptionError.isInstance(error) || error.option !== 'content') {
+      try {
+        unlinkSync(temp);
+      } catch {
+        // the temporary file may not exist (open failed) or was already renamed
+      }
     }
     // file-system failures (errno codes) become a FileFormatError naming the file; the writer's own errors pass through
     const code = (error as NodeJS.ErrnoException | undefined)?.code;

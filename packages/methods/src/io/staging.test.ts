@@ -43,6 +43,7 @@ describe('checkOutsideProtected', () => {
     expect(refusal(root, protect)?.message).toMatch(/ contains the model/);
     expect(refusal(join(model, 'erased'), protect)?.message).toMatch(/ lies inside the model/);
     expect(refusal(join(model, 'not', 'yet', 'there'), protect)?.message).toMatch(/ lies inside the model/);
+    expect(refusal(join(model, '..cache'), protect)?.message).toMatch(/ lies inside the model/); // a name, not a parent
     const link = join(root, 'link');
     symlinkSync(model, link);
     expect(refusal(link, protect)?.message).toMatch(/ is the model/);

@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
+import { basename, dirname, join, relative, resolve, isAbsolute, sep } from 'node:path';
 import { EraseError, FileFormatError, InvalidOptionError } from '@erase/core';
 
 /** A path a folder write must neither replace, move aside, nor write into: a model's folder or file, a saved erasure. */
@@ -38,7 +38,7 @@ function canonical(p: string): string {
 /** Whether `inner` is `outer` or lies below it. */
 function within(inner: string, outer: string): boolean {
   const r = relative(outer, inner);
-  return r === '' || (!r.startsWith('..') && !isAbsolute(r));
+  return r === '' || (r !== '..' && !r.startsWith(`..${sep}`) && !isAbsolute(r)); // a child named "..cache" is inside
 }
 
 /**

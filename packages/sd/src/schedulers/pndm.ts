@@ -114,11 +114,11 @@ export class PNDMScheduler implements Scheduler {
   /** Sets n steps and resets the multistep history (frees its tensors). With PLMS only there are n + 1 timesteps. */
   setTimesteps(numInferenceSteps: number): void {
     checkInferenceSteps(numInferenceSteps, this.numTrainTimesteps, NAME);
-    if (!this.config.skipPrkSteps && numInferenceSteps < PNDM_ORDER) {
-      // the Runge–Kutta warm-up uses the last 4 timesteps: fewer steps leave an empty (or broken) schedule
+    if (!this.config.skipPrkSteps && numInferenceSteps < 2) {
+      // the Runge–Kutta warm-up of one step leaves an empty schedule (raw noise would be decoded as the image)
       throw new InvalidOptionError({
         option: `${NAME}.setTimesteps(numInferenceSteps)`,
-        expected: `at least ${PNDM_ORDER} steps with Runge–Kutta warm-up steps (skip_prk_steps: false), or skip_prk_steps: true`,
+        expected: 'at least 2 steps with Runge–Kutta warm-up steps (skip_prk_steps: false), or skip_prk_steps: true',
         received: numInferenceSteps,
       });
     }

@@ -84,7 +84,7 @@ export interface ShapesWorldTrainingSettings {
 
 /** Options of `trainShapesWorld`. */
 export interface TrainShapesWorldOptions extends LongRunningOptions, Partial<ShapesWorldTrainingSettings> {
-  /** Folder for resumable checkpoints (`checkpoint.safetensors` + `checkpoint.json`); none written when absent. */
+  /** Folder for resumable checkpoints (`checkpoint.json` + the `checkpoint-<step>.safetensors` it names); none written when absent. */
   readonly checkpointDir?: string;
   /** Write a checkpoint every this many steps (default 500; 0: only at the end and on abort). Needs `checkpointDir`. */
   readonly checkpointEvery?: number;
