@@ -19,6 +19,7 @@
  * claimed, so side-by-side runs share the work as it comes. It refuses a file made with other seeds or from other world weights (SHA-256 of the weight files),
  * or sampled at another guidance scale, so rows measured on different models never share a table (results-file.ts).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { writeFileAtomic } from '@erase/core';
@@ -71,6 +72,20 @@ const jsonPath = outPath.replace(/\.md$/, '') + '.json';
 const resume = argv.includes('--resume');
 const command = `pnpm bench:erasure ${argv.join(' ')}`.trim();
 
+/** The commit of the code measuring (with `-dirty` when package or example sources differ from it); undefined outside git. */
+function codeCommit(): string | undefined {
+  try {
+    const git = (...args: string[]): string => execFileSync('git', args, { cwd: process.env.INIT_CWD ?? process.cwd(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const root = git('rev-parse', '--show-toplevel');
+    const head = git('-C', root, 'rev-parse', '--short=10', 'HEAD');
+    const dirty = git('-C', root, 'status', '--porcelain', '--', 'packages', 'examples') !== '';
+    return `${head}${dirty ? '-dirty' : ''}`;
+  } catch {
+    return undefined;
+  }
+}
+const commit = codeCommit();
+
 const world = await loadShapesWorld({ backend: 'wasm', threads });
 const oracle = world.oracle;
 if (!oracle) throw new Error('the embedded world has no oracle');
@@ -122,7 +137,7 @@ async function runOne(method: BenchMethod, erased: string, overrides?: Record<st
     run = await method.run(world, erased, classNames.filter((c) => c !== erased), overrides);
     const methodSeconds = (performance.now() - started) / 1000;
     const figures = await evaluate(erased);
-    return { erasedClass: erased, meanProbability: figures.meanProbability, top1: figures.top1, methodSeconds, evalSeconds: figures.seconds };
+    return { erasedClass: erased, meanProbability: figures.meanProbability, top1: figures.top1, methodSeconds, evalSeconds: figures.seconds, ...(commit ? { commit } : {}) };
   } finally {
     run?.cleanup();
     original.restore();
@@ -146,6 +161,9 @@ function markdown({ commands, results, sweep }: ResultsFile): string {
   const shownMethods = BENCH_METHODS.filter((m) => results.some((r) => r.id === m.id && r.rows.length > 0)).map((m) => m.id);
   lines.push('# Erasure benchmark on the embedded ShapesWorld', '');
   lines.push(`Produced on ${new Date().toISOString().slice(0, 10)} by ${commands.map(quoteCommand).join(', then ')} (${seeds.length} seeds for the erased class and each synonym prompt, ${otherSeeds.length} for each other class; world weights sha256 ${weightsSha256.slice(0, 16)}…, guidance ${world.defaultGuidanceScale}).`);
+  const commits = new Map<string, number>();
+  for (const row of [...results.flatMap((m) => m.rows), ...sweep]) commits.set(row.commit ?? 'not recorded', (commits.get(row.commit ?? 'not recorded') ?? 0) + 1);
+  lines.push('', `Code that measured the rows (git commit: rows and sweep points): ${[...commits].map(([c, n]) => `${c}: ${n}`).join(', ')}.`);
   if (!isComplete(results)) {
     lines.push('', `**Subset**: ${shownClasses.length} of ${classNames.length} classes (${shownClasses.join(', ')}), ${shownMethods.length} of ${BENCH_METHODS.length} methods (${shownMethods.join(', ')}); a method's means are over the classes it has rows for. The full table is \`pnpm bench:erasure\` with no \`--classes\`/\`--methods\` (every method × every class; hours on 2 cores), or several runs with \`--resume\`.`);
   }
@@ -287,7 +305,7 @@ if (sweepClass !== 'none') {
     try {
       const row = await runOne(BENCH_METHODS.find((m) => m.id === point.method) as BenchMethod, sweepClass, point.overrides);
       if (done()) continue;
-      own.sweep.push({ erasedClass: sweepClass, parameter: point.parameter, value: point.value, meanProbability: row.meanProbability, methodSeconds: row.methodSeconds });
+      own.sweep.push({ erasedClass: sweepClass, parameter: point.parameter, value: point.value, meanProbability: row.meanProbability, methodSeconds: row.methodSeconds, ...(row.commit ? { commit: row.commit } : {}) });
       measured();
       console.log(`sweep ${point.parameter} = ${point.value}: H_o ${f(row.meanProbability.ho)}`);
       write();

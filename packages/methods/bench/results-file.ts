@@ -7,9 +7,18 @@
 import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 
 export interface Figures { accE: number; accS: number; accG: number; ho: number }
-export interface ClassRow { erasedClass: string; meanProbability: Figures; top1: Figures; methodSeconds: number; evalSeconds: number; note?: string }
+export interface ClassRow {
+  erasedClass: string;
+  meanProbability: Figures;
+  top1: Figures;
+  methodSeconds: number;
+  evalSeconds: number;
+  note?: string;
+  /** The git commit of the code that measured the row (`-dirty`: with uncommitted source changes); absent in rows of older runs. */
+  commit?: string;
+}
 export interface MethodRows { id: string; label: string; settings: string; rows: ClassRow[] }
-export interface SweepRow { erasedClass: string; parameter: string; value: string; meanProbability: Figures; methodSeconds: number }
+export interface SweepRow { erasedClass: string; parameter: string; value: string; meanProbability: Figures; methodSeconds: number; commit?: string }
 
 /** What the results JSON holds: every finished row, the commands that measured them, and what makes rows comparable. */
 export interface ResultsFile {
