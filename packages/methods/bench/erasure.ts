@@ -251,21 +251,21 @@ if (previous) {
   console.log(`bench:erasure: resuming ${jsonPath}: ${previous.results.reduce((a, m) => a + m.rows.length, 0)} rows and ${previous.sweep.length} sweep points kept`);
 }
 const claimsPath = `${jsonPath.replace(/\.json$/, '')}.claims.json`;
-const self = (): ReturnType<typeof ownClaim> => ownClaim(); // this process, stamped with the time of each claim
 /**
  * Whether this run should measure `key` now: not `done()` (after merging the file's rows, with `--resume`) and, with
- * `--resume`, not claimed by a live run beside this one — then it is claimed for this run.
+ * `--resume`, not claimed by a live run beside this one — then it is claimed for this run (`ownClaim()`: this process,
+ * stamped with the time of the claim).
  */
 function claim(key: string, done: () => boolean): boolean {
   if (!resume) return !done();
   return withFileLock(jsonPath, () => {
     const current = readForResume();
     if (current) own = mergeOrExit(current);
-    return !done() && tryClaim(claimsPath, key, self());
+    return !done() && tryClaim(claimsPath, key, ownClaim());
   });
 }
 function release(key: string): void {
-  if (resume) withFileLock(jsonPath, () => releaseClaim(claimsPath, key, self()));
+  if (resume) withFileLock(jsonPath, () => releaseClaim(claimsPath, key, ownClaim()));
 }
 
 const benchStarted = performance.now();

@@ -1,18 +1,11 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { claimIsLive, ownClaim, pidAlive, readClaims, releaseClaim, tryClaim, type Claim } from '../bench/claims';
+import { useTempDirs } from './temp-dirs';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-function claimsFile(): string {
-  const d = mkdtempSync(join(tmpdir(), 'bench-claims-'));
-  dirs.push(d);
-  return join(d, 'results.claims.json');
-}
+const tempDir = useTempDirs('bench-claims-');
+const claimsFile = (): string => join(tempDir(), 'results.claims.json');
 const at = (pid: number, host = 'here', since = '2026-12-07T00:00:00.000Z'): Claim => ({ pid, host, since });
 /** pids 1 and 2 run on 'here'; every other pid is gone. */
 const world = { host: 'here', alive: (pid: number) => pid === 1 || pid === 2, now: Date.parse('2026-12-07T01:00:00.000Z') };

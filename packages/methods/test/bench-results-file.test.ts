@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mergeResults, readResultsFile, withFileLock, type ClassRow, type ResultsFile } from '../bench/results-file';
+import { useTempDirs } from './temp-dirs';
 
 const figures = (x: number) => ({ accE: x, accS: x, accG: x, ho: x });
 const row = (erasedClass: string, x: number): ClassRow => ({ erasedClass, meanProbability: figures(x), top1: figures(x), methodSeconds: 1, evalSeconds: 2 });
@@ -11,15 +11,7 @@ function file(commands: string[], results: ResultsFile['results'], sweep: Result
   return { commands, ...comparable, complete: false, results, sweep };
 }
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'bench-results-'));
-  dirs.push(d);
-  return d;
-}
+const tempDir = useTempDirs('bench-results-');
 
 describe('erasure benchmark results file', () => {
   it('merges rows by (method, class), keeps the first row of a key, orders methods, adds new commands once', () => {

@@ -265,6 +265,8 @@ describe('exportModel', () => {
     const { files } = await exportModel(edited, dir);
     expect(tf.memory().numTensors).toBe(before);
     expect(files).toEqual(expect.arrayContaining(['model_index.json', 'unet/diffusion_pytorch_model.safetensors', 'text_encoder/model.safetensors', 'tokenizer/vocab.json', 'scheduler/scheduler_config.json', 'oracle/model.safetensors']));
+    expect(new Set(files).size).toBe(files.length); // each file written once
+    expect(files.at(-1)).toBe('model_index.json'); // the index last
     const back = await loadShapesWorld({ dir });
     try {
       expect(back.oracle).toBeDefined();

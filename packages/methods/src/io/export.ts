@@ -1,6 +1,6 @@
 /**
  * `exportModel()`: writes the (erased) model as a complete diffusers folder through @erase/sd's
- * `writeDiffusersPipeline` — `model_index.json`, `text_encoder/`, `unet/`, `vae/` (Stable Diffusion only),
+ * `writePipelineComponent` / `writeModelIndex` — `model_index.json`, `text_encoder/`, `unet/`, `vae/` (Stable Diffusion only),
  * `scheduler/`, `tokenizer/` and, for the embedded world, `oracle/` — loadable by `StableDiffusion.fromPretrained`
  * / `loadShapesWorld({ dir })` and by diffusers. Weights are the model's current values in PyTorch layout; an
  * attached (unfused) LoRA is folded in: W' = W + scale · (α / r) · B A. Configs, scheduler and tokenizer files are
@@ -15,7 +15,8 @@ import {
   StableDiffusion,
   UNet2DConditionModel,
   readJsonConfig,
-  writeDiffusersPipeline,
+  writeModelIndex,
+  writePipelineComponent,
   type HostTensor,
   type PipelineComponentToWrite,
 } from '@erase/sd';
@@ -129,24 +130,22 @@ export async function exportModel(model: DiffusionModel, dir: string, options: E
   const modelIndex = modelIndexFor(folder, Object.keys(components));
   const names = Object.keys(components);
   throwIfAborted(options.signal, 'exportModel');
+  const protect = [{ path: folder, what: 'the model being exported' }];
   const written = await writeFolderAtomic(
     dir,
-    options.overwrite ?? false,
+    { overwrite: options.overwrite ?? false, protect },
     async (staging) => {
-      const files = new Set<string>();
+      const files: string[] = [];
+      const writeOptions = options.floatDtype ? { floatDtype: options.floatDtype } : {};
       for (const [i, name] of names.entries()) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         throwIfAborted(options.signal, 'exportModel');
-        // one component per call; model_index.json is rewritten each time (complete after the last), inside staging
-        const one = { modelIndex, components: { [name]: (components[name] as () => PipelineComponentToWrite)() } };
-        for (const file of writeDiffusersPipeline(staging, one, { overwrite: true, ...(options.floatDtype ? { floatDtype: options.floatDtype } : {}) })) {
-          files.add(file.slice(staging.length + 1).split(/[\\/]/).join('/'));
-        }
+        files.push(...writePipelineComponent(join(staging, name), (components[name] as () => PipelineComponentToWrite)(), writeOptions));
         reportProgress(options.onProgress, { stage: 'export.write', step: i + 1, total: names.length, message: name });
       }
-      return [...files.keys()].filter((f) => f !== 'model_index.json').concat('model_index.json');
+      files.push(writeModelIndex(staging, modelIndex)); // once, after every component
+      return files.map((file) => file.slice(staging.length + 1).split(/[\\/]/).join('/'));
     },
-    [{ path: folder, what: 'the model being exported' }],
   );
   return { dir, files: written };
 }

@@ -129,7 +129,7 @@ export async function save(model: DiffusionModel, result: ErasureResultBase, dir
   throwIfAborted(options.signal, 'save');
   const location = modelLocation(model);
   const protect = location ? [{ path: location.path, what: 'the base model' }] : [];
-  await writeFolderAtomic(dir, options.overwrite ?? false, (staging) => {
+  await writeFolderAtomic(dir, { overwrite: options.overwrite ?? false, protect }, (staging) => {
     if (delta) {
       writeSafetensors(join(staging, UNET_DELTA_NAME), delta, { format: 'pt', erase_method: result.method, erase_version: ERASE_VERSION });
       done(UNET_DELTA_NAME);
@@ -141,6 +141,6 @@ export async function save(model: DiffusionModel, result: ErasureResultBase, dir
     }
     writeJsonFileAtomic(join(staging, ERASE_CONFIG_NAME), config);
     done(ERASE_CONFIG_NAME);
-  }, protect);
+  });
   return { dir, files, config };
 }

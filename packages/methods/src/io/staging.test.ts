@@ -1,18 +1,14 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '@erase/core';
+import { useTempDirs } from '../../test/temp-dirs';
 import { checkOutsideProtected, writeFolderAtomic } from './staging';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = useTempDirs('erase-staging-');
 /** root/holder/model/{model_index.json, unet/w} and root/holder/single.safetensors */
 function layout(): { root: string; holder: string; model: string; single: string } {
-  const root = mkdtempSync(join(tmpdir(), 'erase-staging-'));
-  dirs.push(root);
+  const root = tempDir();
   const holder = join(root, 'holder');
   const model = join(holder, 'model');
   mkdirSync(join(model, 'unet'), { recursive: true });
@@ -65,11 +61,11 @@ describe('writeFolderAtomic with protected paths', () => {
     const { holder, model } = layout();
     let called = false;
     await expect(
-      writeFolderAtomic(model, true, () => {
+      writeFolderAtomic(model, { overwrite: true, protect: [{ path: model, what: 'the base model' }] }, () => {
         called = true;
-      }, [{ path: model, what: 'the base model' }]),
+      }),
     ).rejects.toThrow(/is the base model/);
-    await expect(writeFolderAtomic(holder, true, () => undefined, [{ path: model, what: 'the base model' }])).rejects.toThrow(/contains the base model/);
+    await expect(writeFolderAtomic(holder, { overwrite: true, protect: [{ path: model, what: 'the base model' }] }, () => undefined)).rejects.toThrow(/contains the base model/);
     expect(called).toBe(false);
     expect(readdirSync(model).sort()).toEqual(['model_index.json', 'unet']);
     expect(readFileSync(join(model, 'unet', 'w'), 'utf8')).toBe('weights');

@@ -79,21 +79,28 @@ export function checkTargetFolder(dir: string, overwrite: boolean): void {
   }
 }
 
+/** Options of `writeFolderAtomic`. */
+export interface WriteFolderOptions {
+  /** Replace a folder that already holds entries (`checkTargetFolder`). Default false. */
+  readonly overwrite?: boolean;
+  /** Paths the target must stay clear of (`checkOutsideProtected`): the model and files being read. */
+  readonly protect?: readonly ProtectedPath[];
+}
+
 /**
  * Runs `write(staging)` into a fresh temporary sibling of `dir`, then moves it onto `dir`.
  * @returns what `write` returned
- * @param protect paths the target must stay clear of (`checkOutsideProtected`): the model and files being read
  * @throws as `checkOutsideProtected` and `checkTargetFolder`; FileFormatError when the folders cannot be created or
  *   renamed; whatever `write` throws (after cleaning up)
  */
 export async function writeFolderAtomic<T>(
   dir: string,
-  overwrite: boolean,
+  options: WriteFolderOptions,
   write: (staging: string) => Promise<T> | T,
-  protect: readonly ProtectedPath[] = [],
 ): Promise<T> {
   const target = resolve(dir);
-  checkOutsideProtected(target, protect);
+  const overwrite = options.overwrite ?? false;
+  checkOutsideProtected(target, options.protect ?? []);
   checkTargetFolder(target, overwrite);
   const parent = dirname(target);
   let createdParent: string | undefined;

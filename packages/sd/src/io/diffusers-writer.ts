@@ -112,8 +112,38 @@ export function writeDiffusersComponent(
   weights: ReadonlyMap<string, HostTensor | TensorToWrite>,
   options: WriteDiffusersOptions & { weightsName?: string } = {},
 ): string[] {
+  return writePipelineComponent(dir, { config, weights, weightsName: options.weightsName }, options);
+}
+
+/**
+ * Writes one component of a pipeline (config, weights and/or other files) into `dir` — `<pipeline>/<name>/` — for a
+ * caller that writes a pipeline a component at a time and `writeModelIndex` last.
+ * @returns the files written
+ * @throws InvalidOptionError when `dir` holds files and `overwrite` is not true, or for bad names/tensors;
+ *   FileFormatError when the folder cannot be created or written
+ */
+export function writePipelineComponent(dir: string, component: PipelineComponentToWrite, options: WriteDiffusersOptions = {}): string[] {
   prepareFolder(dir, options.overwrite ?? false);
-  return writeComponentFiles(dir, { config, weights, weightsName: options.weightsName }, options);
+  return writeComponentFiles(dir, component, options);
+}
+
+/**
+ * Writes `<dir>/model_index.json` (keys sorted). Write it after the components: a folder without it is not taken for
+ * a complete pipeline.
+ * @returns the file written
+ * @throws InvalidOptionError when `modelIndex` lacks `_class_name`; FileFormatError when it cannot be written
+ */
+export function writeModelIndex(dir: string, modelIndex: Readonly<Record<string, unknown>>): string {
+  checkModelIndex(modelIndex);
+  const file = join(dir, 'model_index.json');
+  writeJsonFileAtomic(file, sortedObject(modelIndex));
+  return file;
+}
+
+function checkModelIndex(modelIndex: Readonly<Record<string, unknown>>): void {
+  if (typeof modelIndex._class_name !== 'string') {
+    throw new InvalidOptionError({ option: 'modelIndex._class_name', expected: "the pipeline class name, e.g. 'StableDiffusionPipeline'", received: modelIndex._class_name });
+  }
 }
 
 /**
@@ -133,21 +163,13 @@ export function writeDiffusersPipeline(
   },
   options: WriteDiffusersOptions = {},
 ): string[] {
-  if (typeof pipeline.modelIndex._class_name !== 'string') {
-    throw new InvalidOptionError({ option: 'modelIndex._class_name', expected: "the pipeline class name, e.g. 'StableDiffusionPipeline'", received: pipeline.modelIndex._class_name });
-  }
+  checkModelIndex(pipeline.modelIndex);
   const components = pipeline.components instanceof Map ? [...pipeline.components] : Object.entries(pipeline.components);
   for (const [name] of components) checkFileName(`components["${name}"]`, name);
   const overwrite = options.overwrite ?? false;
   prepareFolder(dir, overwrite);
   const written: string[] = [];
-  for (const [name, component] of components) {
-    const sub = join(dir, name);
-    prepareFolder(sub, overwrite);
-    written.push(...writeComponentFiles(sub, component, options));
-  }
-  const indexFile = join(dir, 'model_index.json');
-  writeJsonFileAtomic(indexFile, sortedObject(pipeline.modelIndex));
-  written.push(indexFile);
+  for (const [name, component] of components) written.push(...writePipelineComponent(join(dir, name), component, options));
+  written.push(writeModelIndex(dir, pipeline.modelIndex));
   return written;
 }

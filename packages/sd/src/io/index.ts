@@ -15,7 +15,7 @@ export type {
   ComponentLoadOptions,
   ComponentWeightFiles,
 } from './diffusers-folder';
-export { writeDiffusersComponent, writeDiffusersPipeline } from './diffusers-writer';
+export { writeDiffusersComponent, writeDiffusersPipeline, writeModelIndex, writePipelineComponent } from './diffusers-writer';
 export type { WriteDiffusersOptions, PipelineComponentToWrite } from './diffusers-writer';
 
 export { loadSingleFileCheckpoint, detectSdVersion } from './single-file';

@@ -15,6 +15,8 @@ import {
   readSafetensors,
   writeDiffusersComponent,
   writeDiffusersPipeline,
+  writeModelIndex,
+  writePipelineComponent,
   writeSafetensors,
   type HostTensor,
 } from '../../src/io/index';
@@ -134,6 +136,24 @@ describe('writing and reading a pipeline', () => {
     ).toThrow(InvalidOptionError);
     expect(() => writeDiffusersPipeline(join(root, 'q'), { modelIndex: {}, components: {} })).toThrow(InvalidOptionError);
     expect(existsSync(join(root, 'p'))).toBe(false);
+  });
+
+  it('writes a pipeline a component at a time, then its index, as writeDiffusersPipeline does at once', () => {
+    const unet = loadComponent(unetDir);
+    const components = { unet: { config: unet.config, weights: unet.weights }, tokenizer: { files: { 'vocab.json': '{}' } } };
+    const modelIndex = { _class_name: 'StableDiffusionPipeline', unet: ['diffusers', 'UNet2DConditionModel'] };
+    const atOnce = tempDir();
+    const stepwise = tempDir();
+    const all = writeDiffusersPipeline(atOnce, { modelIndex, components }).map((f) => f.slice(atOnce.length));
+    const parts = [
+      ...writePipelineComponent(join(stepwise, 'unet'), components.unet),
+      ...writePipelineComponent(join(stepwise, 'tokenizer'), components.tokenizer),
+      writeModelIndex(stepwise, modelIndex),
+    ].map((f) => f.slice(stepwise.length));
+    expect(parts).toEqual(all);
+    for (const f of all) expect(readFileSync(join(stepwise, f))).toEqual(readFileSync(join(atOnce, f)));
+    expect(() => writeModelIndex(tempDir(), { unet: ['diffusers', 'UNet2DConditionModel'] })).toThrow(InvalidOptionError);
+    expect(() => writePipelineComponent(join(stepwise, 'unet'), components.unet)).toThrow(InvalidOptionError); // not empty
   });
 });
 

@@ -122,7 +122,7 @@ export async function runEvaluate(argv: readonly string[], context: CommandConte
       perClass,
       seconds: secondsSince(start),
     };
-    if (out !== undefined) await writeFolderAtomic(out, flags.overwrite === true, (staging) => writeJsonFileAtomic(join(staging, 'evaluation.json'), summary));
+    if (out !== undefined) await writeFolderAtomic(out, { overwrite: flags.overwrite === true }, (staging) => writeJsonFileAtomic(join(staging, 'evaluation.json'), summary));
     const f = (v: number): string => v.toFixed(1).padStart(6);
     report(context, flags.json === true, summary, [
       `evaluate: ${model.source}${erasure ? ` + ${erasure} (${applied?.config.method})` : ''}, ${requests.length} images, ${seeds.length} per prompt, ${summary.seconds} s`,

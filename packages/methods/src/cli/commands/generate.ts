@@ -65,7 +65,7 @@ export async function runGenerate(argv: readonly string[], context: CommandConte
     const guidance = (flags.guidance as number | undefined) ?? model.defaultGuidanceScale;
     const seeds = Array.from({ length: count }, (_, i) => first + i);
     const total = prompts.length * seeds.length;
-    const files = await writeFolderAtomic(out, overwrite, async (staging) => {
+    const files = await writeFolderAtomic(out, { overwrite }, async (staging) => {
       const written: string[] = [];
       for (const [p, prompt] of prompts.entries()) {
         for (const seed of seeds) {
