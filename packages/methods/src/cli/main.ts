@@ -10,6 +10,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { AbortedError, EraseError, FileFormatError, InvalidOptionError, UnsupportedError, WeightKeysError } from '@erase/core';
 import { ERASE_VERSION } from '../io/version';
+import { removeStagingFolders } from '../io/staging';
 import { runEvaluate } from './commands/evaluate';
 import { runExport } from './commands/export';
 import { runGenerate } from './commands/generate';
@@ -107,7 +108,10 @@ function isEntryPoint(): boolean {
 if (isEntryPoint()) {
   const controller = new AbortController();
   process.on('SIGINT', () => {
-    if (controller.signal.aborted) process.exit(130);
+    if (controller.signal.aborted) {
+      removeStagingFolders(); // an output being written is left as it was, with no partial folder beside it
+      process.exit(130);
+    }
     process.stderr.write('\nerase: interrupted, cleaning up (Ctrl-C again to quit at once)\n');
     controller.abort();
   });

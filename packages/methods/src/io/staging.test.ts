@@ -1,9 +1,9 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionError } from '@erase/core';
+import { FileFormatError, InvalidOptionError } from '@erase/core';
 import { useTempDirs } from '../../test/temp-dirs';
-import { checkOutsideProtected, writeFolderAtomic } from './staging';
+import { checkOutsideProtected, removeStagingFolders, writeFolderAtomic } from './staging';
 
 const tempDir = useTempDirs('erase-staging-');
 /** root/holder/model/{model_index.json, unet/w} and root/holder/single.safetensors */
@@ -70,5 +70,36 @@ describe('writeFolderAtomic with protected paths', () => {
     expect(readdirSync(model).sort()).toEqual(['model_index.json', 'unet']);
     expect(readFileSync(join(model, 'unet', 'w'), 'utf8')).toBe('weights');
     expect(readdirSync(holder).sort()).toEqual(['model', 'single.safetensors']); // no staging folder left
+  });
+});
+
+describe('removeStagingFolders', () => {
+  it('removes the staging folders of writes in progress (and the parents they created), leaving finished outputs', async () => {
+    const root = tempDir();
+    const existing = join(root, 'existing');
+    mkdirSync(existing);
+    writeFileSync(join(existing, 'old.txt'), 'kept');
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const replacing = writeFolderAtomic(existing, { overwrite: true }, async (staging) => {
+      writeFileSync(join(staging, 'new.txt'), 'partial');
+      await gate;
+    });
+    const nested = writeFolderAtomic(join(root, 'made', 'deeper', 'out'), {}, async (staging) => {
+      writeFileSync(join(staging, 'a.txt'), 'partial');
+      await gate;
+    });
+    await writeFolderAtomic(join(root, 'done'), {}, (staging) => writeFileSync(join(staging, 'x.txt'), 'x'));
+    expect(readdirSync(root).filter((name) => name.endsWith('.partial'))).toHaveLength(1); // existing's, beside it
+    removeStagingFolders(); // what a second Ctrl-C does before exiting
+    expect(readdirSync(root).sort()).toEqual(['done', 'existing']); // no .partial folder, no empty 'made/deeper'
+    expect(readFileSync(join(existing, 'old.txt'), 'utf8')).toBe('kept');
+    release();
+    await expect(replacing).rejects.toThrow(FileFormatError); // its staging folder is gone: the write fails, the target stays
+    await expect(nested).rejects.toThrow(FileFormatError);
+    expect(readdirSync(existing)).toEqual(['old.txt']);
+    expect(readdirSync(join(root, 'done'))).toEqual(['x.txt']);
   });
 });

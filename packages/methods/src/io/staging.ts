@@ -79,6 +79,28 @@ export function checkTargetFolder(dir: string, overwrite: boolean): void {
   }
 }
 
+/** Staging folders being written by `writeFolderAtomic` in this process (with the parent folder it created, if any). */
+const inProgress = new Map<string, string | undefined>();
+
+/**
+ * Removes, synchronously, every staging folder a `writeFolderAtomic` of this process is still writing (and a parent
+ * folders it created, those left empty): for a handler about to `process.exit()` mid-write (a second
+ * Ctrl-C), which would otherwise leave `.<name>.<tag>.partial` folders behind. The interrupted writes then fail.
+ */
+export function removeStagingFolders(): void {
+  for (const [staging, createdParent] of inProgress) {
+    rmSync(staging, { recursive: true, force: true });
+    if (createdParent === undefined) continue;
+    // the folders mkdirSync created, from the staging folder's parent up to the first of them, while empty
+    for (let dir = dirname(staging); ; dir = dirname(dir)) {
+      if (!existsSync(dir) || readdirSync(dir).length > 0) break;
+      rmSync(dir, { recursive: true, force: true });
+      if (dir === createdParent || dirname(dir) === dir) break;
+    }
+  }
+  inProgress.clear();
+}
+
 /** Options of `writeFolderAtomic`. */
 export interface WriteFolderOptions {
   /** Replace a folder that already holds entries (`checkTargetFolder`). Default false. */
@@ -114,7 +136,9 @@ export async function writeFolderAtomic<T>(
   const aside = join(parent, `.${basename(target)}.${tag}.old`);
   try {
     mkdirSync(staging);
+    inProgress.set(staging, createdParent);
     const value = await write(staging);
+    inProgress.delete(staging); // from here on synchronous: no handler runs before the folder is in place
     checkTargetFolder(target, overwrite); // the target may have appeared while writing
     if (existsSync(target)) renameSync(target, aside);
     try {
@@ -126,6 +150,7 @@ export async function writeFolderAtomic<T>(
     rmSync(aside, { recursive: true, force: true });
     return value;
   } catch (error) {
+    inProgress.delete(staging);
     rmSync(staging, { recursive: true, force: true });
     if (createdParent !== undefined) rmSync(createdParent, { recursive: true, force: true });
     if (EraseError.isInstance(error)) throw error;
