@@ -265,7 +265,7 @@ describe('exportModel', () => {
     const { files } = await exportModel(edited, dir);
     expect(tf.memory().numTensors).toBe(before);
     expect(files).toEqual(expect.arrayContaining(['model_index.json', 'unet/diffusion_pytorch_model.safetensors', 'text_encoder/model.safetensors', 'tokenizer/vocab.json', 'scheduler/scheduler_config.json', 'oracle/model.safetensors']));
-    expect(new Set(files).size).toBe(files.length); // each file written once
+    expect(new Set(files).size).toBe(files.length); // each file listed once (sd's stepwise-vs-at-once test covers the index being written once)
     expect(files.at(-1)).toBe('model_index.json'); // the index last
     const back = await loadShapesWorld({ dir });
     try {
@@ -274,6 +274,23 @@ describe('exportModel', () => {
       expect(baseFingerprint(back).sha256).not.toBe(baseFingerprint(edited).sha256);
     } finally {
       back.dispose();
+    }
+  });
+
+  it('refuses, before writing anything, a source folder whose model_index.json names no pipeline class', async () => {
+    const source = join(root, 'source-without-class');
+    cpSync(shapesWorldWeightsDir(), source, { recursive: true });
+    const model = await loadShapesWorld({ dir: source, oracle: false });
+    try {
+      const index = JSON.parse(readFileSync(join(source, 'model_index.json'), 'utf8')) as Record<string, unknown>;
+      delete index._class_name; // changed after loading: the export reads the index again
+      writeFileSync(join(source, 'model_index.json'), JSON.stringify(index));
+      const target = join(root, 'exported-without-class');
+      await expect(exportModel(model, target)).rejects.toThrow(/model_index\.json.*_class_name/);
+      await expect(exportModel(model, target)).rejects.toThrow(FileFormatError);
+      expect(existsSync(target)).toBe(false);
+    } finally {
+      model.dispose();
     }
   });
 

@@ -109,8 +109,11 @@ if (isEntryPoint()) {
   const controller = new AbortController();
   process.on('SIGINT', () => {
     if (controller.signal.aborted) {
-      removeStagingFolders(); // an output being written is left as it was, with no partial folder beside it
-      process.exit(130);
+      try {
+        removeStagingFolders(); // an output being written is left as it was, with no partial folder beside it
+      } finally {
+        process.exit(130);
+      }
     }
     process.stderr.write('\nerase: interrupted, cleaning up (Ctrl-C again to quit at once)\n');
     controller.abort();

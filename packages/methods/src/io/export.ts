@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UnsupportedError, reportProgress, throwIfAborted, type DiffusionModel, type LongRunningOptions } from '@erase/core';
+import { FileFormatError, UnsupportedError, reportProgress, throwIfAborted, type DiffusionModel, type LongRunningOptions } from '@erase/core';
 import {
   SD_SCHEDULER_CONFIG,
   StableDiffusion,
@@ -74,7 +74,12 @@ function folderFiles(dir: string): Record<string, Uint8Array> {
 
 /** `model_index.json` of the source with the components this export does not write set to `[null, null]`. */
 function modelIndexFor(folder: string, written: readonly string[]): Record<string, unknown> {
-  const index = readJsonConfig(join(folder, 'model_index.json'));
+  const file = join(folder, 'model_index.json');
+  const index = readJsonConfig(file);
+  if (typeof index._class_name !== 'string') {
+    // checked here, before anything is written, rather than by writeModelIndex once every weight is copied
+    throw new FileFormatError({ file, expected: 'a diffusers model_index.json naming its pipeline class (_class_name)', problem: `has _class_name ${JSON.stringify(index._class_name) ?? 'missing'}` });
+  }
   for (const [key, value] of Object.entries(index)) {
     const isComponent = Array.isArray(value) && value.length === 2 && !key.startsWith('_');
     if (isComponent && !written.includes(key)) index[key] = [null, null];
@@ -92,7 +97,8 @@ function schedulerComponent(folder: string): PipelineComponentToWrite {
  * @returns the files written
  * @throws UnsupportedError for models other than `StableDiffusion` / `ShapesWorldModel`, and for a Stable Diffusion
  *   loaded from a single file (no source configs to copy: export from a diffusers folder); InvalidOptionError for a
- *   non-empty `dir` without `overwrite`, or a `dir` that is, holds or lies inside the model's folder; FileFormatError when a source config is missing or a file cannot be written
+ *   non-empty `dir` without `overwrite`, or a `dir` that is, holds or lies inside the model's folder; FileFormatError when a source config is missing, the source model_index.json names no _class_name, or a file
+ *   cannot be written
  */
 export async function exportModel(model: DiffusionModel, dir: string, options: ExportModelOptions = {}): Promise<ExportedModel> {
   const isWorld = model instanceof ShapesWorldModel;

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FileFormatError, InvalidOptionError } from '@erase/core';
+import { AbortedError, InvalidOptionError } from '@erase/core';
 import { useTempDirs } from '../../test/temp-dirs';
 import { checkOutsideProtected, removeStagingFolders, writeFolderAtomic } from './staging';
 
@@ -74,32 +74,74 @@ describe('writeFolderAtomic with protected paths', () => {
 });
 
 describe('removeStagingFolders', () => {
-  it('removes the staging folders of writes in progress (and the parents they created), leaving finished outputs', async () => {
+  /** A write that writes `a.txt`, waits for `go`, then (re)creates a nested folder and writes into it, as exportModel does. */
+  function gatedWrite(go: Promise<void>) {
+    return async (staging: string): Promise<void> => {
+      writeFileSync(join(staging, 'a.txt'), 'partial');
+      await go;
+      mkdirSync(join(staging, 'unet'), { recursive: true }); // would re-create a removed staging folder
+      writeFileSync(join(staging, 'unet', 'w'), 'partial');
+    };
+  }
+
+  it('removes the staging folders of writes in progress and the folders they created; the writes then publish nothing', async () => {
     const root = tempDir();
     const existing = join(root, 'existing');
     mkdirSync(existing);
     writeFileSync(join(existing, 'old.txt'), 'kept');
-    let release: () => void = () => undefined;
+    let go: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => {
-      release = resolve;
+      go = resolve;
     });
-    const replacing = writeFolderAtomic(existing, { overwrite: true }, async (staging) => {
-      writeFileSync(join(staging, 'new.txt'), 'partial');
-      await gate;
-    });
-    const nested = writeFolderAtomic(join(root, 'made', 'deeper', 'out'), {}, async (staging) => {
-      writeFileSync(join(staging, 'a.txt'), 'partial');
-      await gate;
-    });
+    const replacing = writeFolderAtomic(existing, { overwrite: true }, gatedWrite(gate));
+    const nestedA = writeFolderAtomic(join(root, 'made', 'deeper', 'a'), {}, gatedWrite(gate));
+    const nestedB = writeFolderAtomic(join(root, 'made', 'deeper', 'b'), {}, gatedWrite(gate)); // shares 'made/deeper'
     await writeFolderAtomic(join(root, 'done'), {}, (staging) => writeFileSync(join(staging, 'x.txt'), 'x'));
-    expect(readdirSync(root).filter((name) => name.endsWith('.partial'))).toHaveLength(1); // existing's, beside it
+    expect(readdirSync(join(root, 'made', 'deeper'))).toHaveLength(2);
     removeStagingFolders(); // what a second Ctrl-C does before exiting
     expect(readdirSync(root).sort()).toEqual(['done', 'existing']); // no .partial folder, no empty 'made/deeper'
-    expect(readFileSync(join(existing, 'old.txt'), 'utf8')).toBe('kept');
-    release();
-    await expect(replacing).rejects.toThrow(FileFormatError); // its staging folder is gone: the write fails, the target stays
-    await expect(nested).rejects.toThrow(FileFormatError);
+    go();
+    await expect(replacing).rejects.toThrow(AbortedError); // the staging folder it re-created is not published
+    await expect(nestedA).rejects.toThrow(AbortedError);
+    await expect(nestedB).rejects.toThrow(AbortedError);
+    // nothing published and no partial files (a folder the resumed writes re-created may stay, empty)
+    const files = readdirSync(root, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(root.length + 1));
+    expect(files.sort()).toEqual([join('done', 'x.txt'), join('existing', 'old.txt')]);
     expect(readdirSync(existing)).toEqual(['old.txt']);
+    expect(readFileSync(join(existing, 'old.txt'), 'utf8')).toBe('kept');
     expect(readdirSync(join(root, 'done'))).toEqual(['x.txt']);
+  });
+
+  it('keeps a folder it created once something else was put in it', async () => {
+    const root = tempDir();
+    let go: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      go = resolve;
+    });
+    const writing = writeFolderAtomic(join(root, 'new', 'out'), {}, gatedWrite(gate));
+    writeFileSync(join(root, 'new', 'notes.txt'), "the user's"); // appears while the write runs
+    removeStagingFolders();
+    expect(readdirSync(join(root, 'new'))).toEqual(['notes.txt']);
+    go();
+    await expect(writing).rejects.toThrow(AbortedError);
+    expect(readdirSync(join(root, 'new'))).toEqual(['notes.txt']);
+  });
+
+  it('on a failed write, removes only the folders it created that are left empty', async () => {
+    const root = tempDir();
+    let go: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      go = resolve;
+    });
+    const failing = writeFolderAtomic(join(root, 'new', 'out'), {}, async (staging) => {
+      await gate;
+      writeFileSync(join(staging, 'a.txt'), 'x');
+      throw new Error('disk full');
+    });
+    await writeFolderAtomic(join(root, 'new', 'other'), {}, (staging) => writeFileSync(join(staging, 'b.txt'), 'b'));
+    go();
+    await expect(failing).rejects.toThrow('disk full');
+    expect(readdirSync(join(root, 'new'))).toEqual(['other']); // the finished sibling output survives
+    expect(readdirSync(join(root, 'new', 'other'))).toEqual(['b.txt']);
   });
 });

@@ -2,13 +2,13 @@
  * Folder-level atomic writes: everything goes into a hidden temporary sibling of the target folder, which is renamed
  * onto the target only once complete, so the target appears whole or not at all (rename is atomic within one file
  * system). A target that already holds entries is refused unless `overwrite`; then the old folder is moved aside,
- * the new one renamed in, and the old one removed. On any failure (including an abort) the temporary folder and any
- * parent folders this call created are removed, and an existing target is left as it was.
+ * the new one renamed in, and the old one removed. On any failure (including an abort) the temporary folder is removed,
+ * and so are the parent folders this call created while they are left empty; an existing target is left as it was.
  */
-import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, relative, resolve, isAbsolute, sep } from 'node:path';
-import { EraseError, FileFormatError, InvalidOptionError } from '@erase/core';
+import { AbortedError, EraseError, FileFormatError, InvalidOptionError } from '@erase/core';
 
 /** A path a folder write must neither replace, move aside, nor write into: a model's folder or file, a saved erasure. */
 export interface ProtectedPath {
@@ -79,26 +79,46 @@ export function checkTargetFolder(dir: string, overwrite: boolean): void {
   }
 }
 
-/** Staging folders being written by `writeFolderAtomic` in this process (with the parent folder it created, if any). */
+/** Staging folders being written by `writeFolderAtomic` in this process → the first folder its mkdir created, if any. */
 const inProgress = new Map<string, string | undefined>();
 
 /**
- * Removes, synchronously, every staging folder a `writeFolderAtomic` of this process is still writing (and a parent
- * folders it created, those left empty): for a handler about to `process.exit()` mid-write (a second
- * Ctrl-C), which would otherwise leave `.<name>.<tag>.partial` folders behind. The interrupted writes then fail.
+ * Removes the folders between `from` and `upTo` (both included; `upTo` an ancestor of `from` or `from` itself) while
+ * they are empty — never a folder holding anything (`rmdirSync`, not recursive).
+ */
+function removeEmptyFolders(from: string, upTo: string): void {
+  for (let dir = from; ; dir = dirname(dir)) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      return; // not empty (someone else's files), gone, or not removable: leave it and everything above
+    }
+    if (dir === upTo || dirname(dir) === dir) return;
+  }
+}
+
+/** Removes a staging folder and then the folders its write created, those left empty. Never throws. */
+function removeStaging(staging: string, createdParent: string | undefined): void {
+  try {
+    rmSync(staging, { recursive: true, force: true });
+  } catch {
+    // best effort: a folder that cannot be removed stays (its name says what it is)
+  }
+  if (createdParent !== undefined) removeEmptyFolders(dirname(staging), createdParent);
+}
+
+/**
+ * Removes, synchronously, every staging folder a `writeFolderAtomic` of this process is still writing, and the folders
+ * those writes created when left empty: for a handler about to `process.exit()` mid-write (a second Ctrl-C), which
+ * would otherwise leave `.<name>.<tag>.partial` folders behind. Never throws. Each interrupted write, should it go
+ * on, fails with `AbortedError` when its `write` returns and publishes nothing.
  */
 export function removeStagingFolders(): void {
-  for (const [staging, createdParent] of inProgress) {
-    rmSync(staging, { recursive: true, force: true });
-    if (createdParent === undefined) continue;
-    // the folders mkdirSync created, from the staging folder's parent up to the first of them, while empty
-    for (let dir = dirname(staging); ; dir = dirname(dir)) {
-      if (!existsSync(dir) || readdirSync(dir).length > 0) break;
-      rmSync(dir, { recursive: true, force: true });
-      if (dir === createdParent || dirname(dir) === dir) break;
-    }
-  }
+  const entries = [...inProgress];
   inProgress.clear();
+  for (const [staging] of entries) removeStaging(staging, undefined);
+  // created folders last, once no staging folder is left in them (two writes may share one)
+  for (const [staging, createdParent] of entries) if (createdParent !== undefined) removeEmptyFolders(dirname(staging), createdParent);
 }
 
 /** Options of `writeFolderAtomic`. */
@@ -138,7 +158,8 @@ export async function writeFolderAtomic<T>(
     mkdirSync(staging);
     inProgress.set(staging, createdParent);
     const value = await write(staging);
-    inProgress.delete(staging); // from here on synchronous: no handler runs before the folder is in place
+    // from here on synchronous: no handler runs before the folder is in place
+    if (!inProgress.delete(staging)) throw new AbortedError(`writing ${target} (its staging folder was removed)`);
     checkTargetFolder(target, overwrite); // the target may have appeared while writing
     if (existsSync(target)) renameSync(target, aside);
     try {
@@ -151,8 +172,7 @@ export async function writeFolderAtomic<T>(
     return value;
   } catch (error) {
     inProgress.delete(staging);
-    rmSync(staging, { recursive: true, force: true });
-    if (createdParent !== undefined) rmSync(createdParent, { recursive: true, force: true });
+    removeStaging(staging, createdParent);
     if (EraseError.isInstance(error)) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== undefined) throw new FileFormatError({ file: target, expected: 'a writable location', problem: `cannot be written (${code})`, cause: error });

@@ -129,13 +129,17 @@ export function writePipelineComponent(dir: string, component: PipelineComponent
 
 /**
  * Writes `<dir>/model_index.json` (keys sorted). Write it after the components: a folder without it is not taken for
- * a complete pipeline.
+ * a complete pipeline. An existing `model_index.json` is replaced only with `overwrite: true`.
  * @returns the file written
- * @throws InvalidOptionError when `modelIndex` lacks `_class_name`; FileFormatError when it cannot be written
+ * @throws InvalidOptionError when `modelIndex` lacks `_class_name`, or (option `overwrite`) when the file exists and
+ *   `overwrite` is not true; FileFormatError when it cannot be written
  */
-export function writeModelIndex(dir: string, modelIndex: Readonly<Record<string, unknown>>): string {
+export function writeModelIndex(dir: string, modelIndex: Readonly<Record<string, unknown>>, options: { readonly overwrite?: boolean } = {}): string {
   checkModelIndex(modelIndex);
   const file = join(dir, 'model_index.json');
+  if (!(options.overwrite ?? false) && existsSync(file)) {
+    throw new InvalidOptionError({ option: 'overwrite', expected: `true to replace ${file}, which already exists; or choose a new folder`, received: options.overwrite ?? false });
+  }
   writeJsonFileAtomic(file, sortedObject(modelIndex));
   return file;
 }
@@ -170,6 +174,6 @@ export function writeDiffusersPipeline(
   prepareFolder(dir, overwrite);
   const written: string[] = [];
   for (const [name, component] of components) written.push(...writePipelineComponent(join(dir, name), component, options));
-  written.push(writeModelIndex(dir, pipeline.modelIndex));
+  written.push(writeModelIndex(dir, pipeline.modelIndex, { overwrite }));
   return written;
 }

@@ -154,6 +154,17 @@ describe('writing and reading a pipeline', () => {
     for (const f of all) expect(readFileSync(join(stepwise, f))).toEqual(readFileSync(join(atOnce, f)));
     expect(() => writeModelIndex(tempDir(), { unet: ['diffusers', 'UNet2DConditionModel'] })).toThrow(InvalidOptionError);
     expect(() => writePipelineComponent(join(stepwise, 'unet'), components.unet)).toThrow(InvalidOptionError); // not empty
+    writePipelineComponent(join(stepwise, 'unet'), components.unet, { overwrite: true });
+    expect(readFileSync(join(stepwise, 'unet', 'config.json'))).toEqual(readFileSync(join(atOnce, 'unet', 'config.json')));
+  });
+
+  it('replaces an existing model_index.json only with overwrite', () => {
+    const dir = tempDir();
+    writeModelIndex(dir, { _class_name: 'StableDiffusionPipeline' });
+    expect(() => writeModelIndex(dir, { _class_name: 'OtherPipeline' })).toThrow(InvalidOptionError);
+    expect(JSON.parse(readFileSync(join(dir, 'model_index.json'), 'utf8'))._class_name).toBe('StableDiffusionPipeline');
+    writeModelIndex(dir, { _class_name: 'OtherPipeline' }, { overwrite: true });
+    expect(JSON.parse(readFileSync(join(dir, 'model_index.json'), 'utf8'))._class_name).toBe('OtherPipeline');
   });
 });
 
