@@ -15,7 +15,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { realEra } from '@erase/methods';
-import { writeFileAtomic } from '@erase/core';
+import { InvalidOptionError, writeFileAtomic } from '@erase/core';
 import { harmonicMeanHo, scoreErasedClass, type ClassifiedImage } from '@erase/eval';
 import {
   SHAPE_CLASSES,
@@ -36,10 +36,15 @@ const concept = option('concept', 'moon');
 const seeds = Number(option('seeds', '16'));
 const outDir = resolve(process.env.INIT_CWD ?? process.cwd(), option('out', 'out'));
 const threads = Number(option('threads', '2'));
+/** Bad flags exit 2 with the typed error's message (no stack trace), before anything is loaded or written. */
+function refuse(error: InvalidOptionError): never {
+  console.error(`demo: ${error.message}`);
+  process.exit(2);
+}
 const erased = SHAPE_CLASSES.find((c) => c.name === concept);
-if (!erased) throw new Error(`--concept must be one of ${SHAPE_CLASSES.map((c) => c.name).join(', ')}, got "${concept}"`);
-if (!Number.isInteger(seeds) || seeds < 1) throw new Error(`--seeds must be a positive integer, got ${option('seeds', '')}`);
-if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads must be a positive integer, got ${option('threads', '')}`);
+if (!erased) refuse(new InvalidOptionError({ option: '--concept', expected: `one of ${SHAPE_CLASSES.map((c) => c.name).join(', ')}`, received: concept }));
+if (!Number.isInteger(seeds) || seeds < 1) refuse(new InvalidOptionError({ option: '--seeds', expected: 'a positive integer', received: option('seeds', '') }));
+if (!Number.isInteger(threads) || threads < 1) refuse(new InvalidOptionError({ option: '--threads', expected: 'a positive integer', received: option('threads', '') }));
 
 const started = performance.now();
 const world = await loadShapesWorld({ backend: 'wasm', threads });
