@@ -27,6 +27,21 @@ export function isSafetensorsDtype(value: unknown): value is SafetensorsDtype {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_SIZES, value);
 }
 
+/**
+ * dtypes the format lists that this reader does not decode: the microscaling exponent F8_E8M0, the 4- and 6-bit
+ * floats and complex64. A file may hold them (quantised checkpoints keep scales this way); its other tensors stay
+ * readable, and reading one of these fails with `UnsupportedError` naming it (its raw bytes can still be read).
+ */
+export type UndecodedDtype = 'F8_E8M0' | 'F4' | 'F6_E2M3' | 'F6_E3M2' | 'C64';
+
+/** Bits per element of each undecoded dtype (a tensor's total must be whole bytes, as in the Rust reference). */
+export const UNDECODED_DTYPE_BITS: Readonly<Record<UndecodedDtype, number>> = { F8_E8M0: 8, F4: 4, F6_E2M3: 6, F6_E3M2: 6, C64: 64 };
+
+/** True for a dtype the format lists but this reader does not decode. */
+export function isUndecodedDtype(value: unknown): value is UndecodedDtype {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(UNDECODED_DTYPE_BITS, value);
+}
+
 /** True for the floating-point dtypes (they decode to float32). */
 export function isFloatDtype(dtype: SafetensorsDtype): boolean {
   return dtype === 'F64' || dtype === 'F32' || dtype === 'F16' || dtype === 'BF16' || dtype === 'F8_E4M3' || dtype === 'F8_E5M2';

@@ -7,14 +7,15 @@
  * offsets counted from its start (byte 8 + N).
  */
 import { FileFormatError } from '@erase/core';
-import { DTYPE_SIZES, isSafetensorsDtype, type SafetensorsDtype } from './dtypes';
+import { DTYPE_SIZES, UNDECODED_DTYPE_BITS, isSafetensorsDtype, isUndecodedDtype, type SafetensorsDtype, type UndecodedDtype } from './dtypes';
 
 /** Headers larger than this are rejected (the reference Rust implementation uses the same 100 MB cap). */
 export const MAX_HEADER_BYTES = 100_000_000;
 
 /** One tensor's header entry. */
 export interface SafetensorsEntry {
-  readonly dtype: SafetensorsDtype;
+  /** The stored dtype; an `UndecodedDtype` tensor is listed and its bytes readable, but `read()` refuses it. */
+  readonly dtype: SafetensorsDtype | UndecodedDtype;
   readonly shape: readonly number[];
   /** [begin, end) byte offsets inside the data area. */
   readonly dataOffsets: readonly [number, number];
@@ -121,8 +122,8 @@ function parseEntry(
   const where = `tensor "${name}"`;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw fail(`${where} is not an object`, 'each tensor entry to be {dtype, shape, data_offsets}');
   const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
-  if (!isSafetensorsDtype(dtype)) {
-    throw fail(`${where} has unknown dtype ${JSON.stringify(dtype)}`, `a dtype among ${Object.keys(DTYPE_SIZES).join(', ')}`);
+  if (!isSafetensorsDtype(dtype) && !isUndecodedDtype(dtype)) {
+    throw fail(`${where} has unknown dtype ${JSON.stringify(dtype)}`, `a dtype among ${[...Object.keys(DTYPE_SIZES), ...Object.keys(UNDECODED_DTYPE_BITS)].join(', ')}`);
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
     throw fail(`${where} has shape ${JSON.stringify(shape)}`, 'a shape made of non-negative integers');
@@ -141,7 +142,7 @@ function parseEntry(
   }
   let count = 1;
   for (const d of shape as number[]) count *= d;
-  const byteLength = count * DTYPE_SIZES[dtype];
+  const byteLength = isUndecodedDtype(dtype) ? (count * UNDECODED_DTYPE_BITS[dtype]) / 8 : count * DTYPE_SIZES[dtype]; // F4/F6: whole bytes only
   if (!Number.isSafeInteger(byteLength) || byteLength !== end - begin) {
     throw fail(
       `${where} (${dtype} [${(shape as number[]).join(', ')}]) needs ${byteLength} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,

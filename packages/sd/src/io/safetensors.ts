@@ -7,7 +7,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { FileFormatError, InvalidOptionError, UnsupportedError } from '@erase/core';
-import { decodeTensorBytes, type SafetensorsDtype } from './dtypes';
+import { decodeTensorBytes, isUndecodedDtype, type SafetensorsDtype } from './dtypes';
 import { parseHeader, parseHeaderLength, type SafetensorsEntry } from './safetensors-header';
 
 export type { SafetensorsDtype } from './dtypes';
@@ -46,10 +46,11 @@ export interface SafetensorsHandle {
   /**
    * Reads and decodes one tensor (a fresh array the caller owns).
    * @throws InvalidOptionError for an unknown name or a closed handle; FileFormatError when the file ended early;
-   *   UnsupportedError when an integer value does not fit int32
+   *   UnsupportedError when an integer value does not fit int32, or for a dtype this reader does not decode
+   *   (`UndecodedDtype`: F8_E8M0, F4, F6_*, C64)
    */
   read(name: string): HostTensor;
-  /** The tensor's raw little-endian bytes as stored. */
+  /** The tensor's raw little-endian bytes as stored (any dtype). */
   readRaw(name: string): Uint8Array;
   /** Closes the file descriptor (idempotent). */
   close(): void;
@@ -160,6 +161,11 @@ function makeHandle(
     readRaw,
     read(name: string): HostTensor {
       const e = entry(name);
+      if (isUndecodedDtype(e.dtype)) {
+        throw new UnsupportedError(
+          `${path}: tensor "${name}" is stored as ${e.dtype}, which this reader does not decode (it decodes F64, F32, F16, BF16, F8_E4M3, F8_E5M2 and the integer dtypes); the file's other tensors can be read.`,
+        );
+      }
       const count = e.shape.reduce((a, b) => a * b, 1);
       const data = decodeTensorBytes(readRaw(name), e.dtype, count, { file: path, name });
       const dtype = data instanceof Float32Array ? 'float32' : 'int32';
@@ -175,7 +181,8 @@ function makeHandle(
 
 /**
  * Reads a whole safetensors file (every tensor decoded; see `openSafetensors` to read only some).
- * @throws FileFormatError naming the file; UnsupportedError for pickle checkpoints or int32 overflow
+ * @throws FileFormatError naming the file; UnsupportedError for pickle checkpoints, int32 overflow or a tensor of a
+ *   dtype this reader does not decode
  */
 export function readSafetensors(path: string): SafetensorsFile {
   const handle = openSafetensors(path);

@@ -161,6 +161,35 @@ describe('malformed safetensors', () => {
     expect(expectError(() => openSafetensors(p), FileFormatError, p).message).toMatch(/unknown dtype "F7"/);
   });
 
+  it('a dtype the format lists but this reader does not decode: the file opens, that tensor alone is refused', () => {
+    const p = path('mx.safetensors');
+    // x: F32 [2] (8 bytes); scale: F8_E8M0 [2] (2 bytes); packed: F4 [4] (2 bytes); z: C64 [1] (8 bytes)
+    const data = Buffer.concat([Buffer.from(f32Bytes([1.5, -2])), Buffer.from([127, 128]), Buffer.from([0x21, 0x43]), Buffer.from(f32Bytes([1, 0]))]);
+    writeRaw(p, {
+      x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+      scale: { dtype: 'F8_E8M0', shape: [2], data_offsets: [8, 10] },
+      packed: { dtype: 'F4', shape: [4], data_offsets: [10, 12] },
+      z: { dtype: 'C64', shape: [1], data_offsets: [12, 20] },
+    }, data);
+    const handle = openSafetensors(p);
+    try {
+      expect(handle.keys()).toEqual(['packed', 'scale', 'x', 'z']);
+      expect(Array.from(handle.read('x').data)).toEqual([1.5, -2]);
+      expect(handle.entry('packed').dtype).toBe('F4');
+      expect(Array.from(handle.readRaw('scale'))).toEqual([127, 128]);
+      for (const name of ['scale', 'packed', 'z']) {
+        const error = expectError(() => handle.read(name), UnsupportedError, p);
+        expect(error.message).toContain(`"${name}"`);
+      }
+    } finally {
+      handle.close();
+    }
+    expect(expectError(() => readSafetensors(p), UnsupportedError, p).message).toMatch(/does not decode/);
+    // sub-byte dtypes must fill whole bytes: 3 F4 values are 12 bits
+    writeRaw(p, { packed: { dtype: 'F4', shape: [3], data_offsets: [0, 2] } }, Buffer.from([0, 0]));
+    expect(expectError(() => openSafetensors(p), FileFormatError, p).message).toMatch(/needs 1.5 bytes/);
+  });
+
   it('metadata that is not string → string', () => {
     const p = path('meta.safetensors');
     writeRaw(p, { __metadata__: { format: 3 }, ...ok }, f32Bytes([1, 2]));
