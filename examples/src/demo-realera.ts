@@ -27,24 +27,39 @@ import {
   type SampleRequest,
 } from '@erase/shapes-world';
 
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] !== undefined ? (process.argv[i + 1] as string) : fallback;
-}
-
-const concept = option('concept', 'moon');
-const seeds = Number(option('seeds', '16'));
-const outDir = resolve(process.env.INIT_CWD ?? process.cwd(), option('out', 'out'));
-const threads = Number(option('threads', '2'));
 /** Bad flags exit 2 with the typed error's message (no stack trace), before anything is loaded or written. */
 function refuse(error: InvalidOptionError): never {
   console.error(`demo: ${error.message}`);
   process.exit(2);
 }
+
+/** `--name value` pairs; an unknown flag, a flag without a value, or a stray value is refused. */
+const FLAGS = ['concept', 'seeds', 'threads', 'out'] as const;
+const given = new Map<string, string>();
+const args = process.argv.slice(2).filter((a) => a !== '--'); // `pnpm demo -- --seeds 8` passes the separator on
+for (let i = 0; i < args.length; i += 2) {
+  const flag = args[i] as string;
+  const name = flag.startsWith('--') ? flag.slice(2) : '';
+  if (!(FLAGS as readonly string[]).includes(name)) {
+    refuse(new InvalidOptionError({ option: flag, expected: `one of ${FLAGS.map((f) => `--${f}`).join(', ')}, each followed by its value`, received: flag }));
+  }
+  const value = args[i + 1];
+  if (value === undefined || value.startsWith('--')) refuse(new InvalidOptionError({ option: flag, expected: 'a value after it', received: value }));
+  given.set(name, value);
+}
+const option = (name: (typeof FLAGS)[number], fallback: string): string => given.get(name) ?? fallback;
+const positiveInt = (name: 'seeds' | 'threads', fallback: number): number => {
+  const text = option(name, String(fallback));
+  if (!/^[1-9][0-9]*$/.test(text)) refuse(new InvalidOptionError({ option: `--${name}`, expected: 'a positive integer', received: text }));
+  return Number(text);
+};
+
+const concept = option('concept', 'moon');
+const seeds = positiveInt('seeds', 16);
+const outDir = resolve(process.env.INIT_CWD ?? process.cwd(), option('out', 'out'));
+const threads = positiveInt('threads', 2);
 const erased = SHAPE_CLASSES.find((c) => c.name === concept);
 if (!erased) refuse(new InvalidOptionError({ option: '--concept', expected: `one of ${SHAPE_CLASSES.map((c) => c.name).join(', ')}`, received: concept }));
-if (!Number.isInteger(seeds) || seeds < 1) refuse(new InvalidOptionError({ option: '--seeds', expected: 'a positive integer', received: option('seeds', '') }));
-if (!Number.isInteger(threads) || threads < 1) refuse(new InvalidOptionError({ option: '--threads', expected: 'a positive integer', received: option('threads', '') }));
 
 const started = performance.now();
 const world = await loadShapesWorld({ backend: 'wasm', threads });

@@ -286,8 +286,11 @@ describe('exportModel', () => {
       delete index._class_name; // changed after loading: the export reads the index again
       writeFileSync(join(source, 'model_index.json'), JSON.stringify(index));
       const target = join(root, 'exported-without-class');
-      await expect(exportModel(model, target)).rejects.toThrow(/model_index\.json.*_class_name/);
-      await expect(exportModel(model, target)).rejects.toThrow(FileFormatError);
+      const stages: string[] = []; // export reports a progress event after each component it writes
+      const refused = exportModel(model, target, { onProgress: (e) => stages.push(e.stage) });
+      await expect(refused).rejects.toThrow(FileFormatError);
+      await expect(refused).rejects.toThrow(/model_index\.json.*_class_name/);
+      expect(stages).toEqual([]); // refused before the first component was written
       expect(existsSync(target)).toBe(false);
     } finally {
       model.dispose();

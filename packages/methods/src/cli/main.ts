@@ -4,7 +4,7 @@
  *   0 success, 1 failure while running, 2 bad input (unknown flag, missing or malformed value/file), 130 aborted.
  * Errors print their message on stderr; nothing is left half-written (outputs are staged and renamed).
  * Run as a program (the `erase` bin), Ctrl-C aborts the running command through its AbortSignal; a second Ctrl-C
- * exits at once.
+ * removes the staging folders of outputs being written (the outputs stay as they were) and exits at once (130).
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -44,7 +44,10 @@ export interface AppliedErasure {
   readonly lora: LoraAdapter | undefined;
 }
 
-/** Reads the delta file and checks every key and shape against the UNet. @throws FileFormatError / WeightKeysError naming the file */
+/**
+ * Reads the delta file and checks every key and shape against the UNet.
+ * @throws FileFormatError / WeightKeysError naming the file; UnsupportedError (naming it) for a dtype the reader does not decode
+ */
 function readDelta(unet: NoisePredictor, file: string, expected: readonly string[]): Map<string, HostTensor> {
   const tensors = readSafetensors(file).tensors;
   const parameters = unet.parameters();

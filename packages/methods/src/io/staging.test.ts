@@ -104,12 +104,27 @@ describe('removeStagingFolders', () => {
     await expect(replacing).rejects.toThrow(AbortedError); // the staging folder it re-created is not published
     await expect(nestedA).rejects.toThrow(AbortedError);
     await expect(nestedB).rejects.toThrow(AbortedError);
-    // nothing published and no partial files (a folder the resumed writes re-created may stay, empty)
-    const files = readdirSync(root, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(root.length + 1));
-    expect(files.sort()).toEqual([join('done', 'x.txt'), join('existing', 'old.txt')]);
+    // nothing published, and what the resumed writes re-created is cleaned up again
+    expect(readdirSync(root).sort()).toEqual(['done', 'existing']);
     expect(readdirSync(existing)).toEqual(['old.txt']);
     expect(readFileSync(join(existing, 'old.txt'), 'utf8')).toBe('kept');
     expect(readdirSync(join(root, 'done'))).toEqual(['x.txt']);
+  });
+
+  it('a write that goes on into its removed staging folder fails with AbortedError, not a file error', async () => {
+    const root = tempDir();
+    let go: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      go = resolve;
+    });
+    const writing = writeFolderAtomic(join(root, 'out'), {}, async (staging) => {
+      await gate;
+      writeFileSync(join(staging, 'x.txt'), 'x'); // ENOENT: the folder is gone
+    });
+    removeStagingFolders();
+    go();
+    await expect(writing).rejects.toThrow(AbortedError);
+    expect(readdirSync(root)).toEqual([]);
   });
 
   it('keeps a folder it created once something else was put in it', async () => {
@@ -143,5 +158,16 @@ describe('removeStagingFolders', () => {
     await expect(failing).rejects.toThrow('disk full');
     expect(readdirSync(join(root, 'new'))).toEqual(['other']); // the finished sibling output survives
     expect(readdirSync(join(root, 'new', 'other'))).toEqual(['b.txt']);
+  });
+
+  it('on a failed write, keeps the empty folders that existed before it', async () => {
+    const root = tempDir();
+    mkdirSync(join(root, 'empty'));
+    const failing = writeFolderAtomic(join(root, 'empty', 'made', 'out'), {}, () => {
+      throw new Error('disk full');
+    });
+    await expect(failing).rejects.toThrow('disk full');
+    expect(readdirSync(root)).toEqual(['empty']); // 'made' (created by the write) is gone, 'empty' (the user's) stays
+    expect(readdirSync(join(root, 'empty'))).toEqual([]);
   });
 });

@@ -79,46 +79,50 @@ export function checkTargetFolder(dir: string, overwrite: boolean): void {
   }
 }
 
-/** Staging folders being written by `writeFolderAtomic` in this process → the first folder its mkdir created, if any. */
-const inProgress = new Map<string, string | undefined>();
+/** Staging folders being written by `writeFolderAtomic` in this process. */
+const inProgress = new Set<string>();
+/**
+ * Folders that writes of this process created (the missing parents of their targets) and that hold no published
+ * output yet: a failed or interrupted write removes them again while they are empty — whichever write created them,
+ * so two writes sharing one leave nothing behind — and never a folder that existed before.
+ */
+const createdFolders = new Set<string>();
 
 /**
- * Removes the folders between `from` and `upTo` (both included; `upTo` an ancestor of `from` or `from` itself) while
- * they are empty — never a folder holding anything (`rmdirSync`, not recursive).
+ * Removes `from` and its ancestors while each is one of `createdFolders` and empty (`rmdirSync`, not recursive).
+ * `forget`: drop the removed ones from `createdFolders` (false while interrupted writes may re-create them).
  */
-function removeEmptyFolders(from: string, upTo: string): void {
-  for (let dir = from; ; dir = dirname(dir)) {
+function removeCreatedEmptyFolders(from: string, forget: boolean): void {
+  for (let dir = resolve(from); createdFolders.has(dir); dir = dirname(dir)) {
     try {
       rmdirSync(dir);
     } catch {
-      return; // not empty (someone else's files), gone, or not removable: leave it and everything above
+      return; // not empty (another write's folder, someone else's files), or not removable: leave it and everything above
     }
-    if (dir === upTo || dirname(dir) === dir) return;
+    if (forget) createdFolders.delete(dir);
   }
 }
 
-/** Removes a staging folder and then the folders its write created, those left empty. Never throws. */
-function removeStaging(staging: string, createdParent: string | undefined): void {
+/** Removes a staging folder, then the created folders around it that are left empty. Never throws. */
+function removeStaging(staging: string, forget: boolean): void {
   try {
     rmSync(staging, { recursive: true, force: true });
   } catch {
     // best effort: a folder that cannot be removed stays (its name says what it is)
   }
-  if (createdParent !== undefined) removeEmptyFolders(dirname(staging), createdParent);
+  removeCreatedEmptyFolders(dirname(staging), forget);
 }
 
 /**
  * Removes, synchronously, every staging folder a `writeFolderAtomic` of this process is still writing, and the folders
  * those writes created when left empty: for a handler about to `process.exit()` mid-write (a second Ctrl-C), which
  * would otherwise leave `.<name>.<tag>.partial` folders behind. Never throws. Each interrupted write, should it go
- * on, fails with `AbortedError` when its `write` returns and publishes nothing.
+ * on, fails with `AbortedError` (whether its `write` finishes or trips over the missing folder) and publishes nothing.
  */
 export function removeStagingFolders(): void {
-  const entries = [...inProgress];
+  const stagings = [...inProgress];
   inProgress.clear();
-  for (const [staging] of entries) removeStaging(staging, undefined);
-  // created folders last, once no staging folder is left in them (two writes may share one)
-  for (const [staging, createdParent] of entries) if (createdParent !== undefined) removeEmptyFolders(dirname(staging), createdParent);
+  for (const staging of stagings) removeStaging(staging, false); // a write that goes on may re-create them: its failure removes them again
 }
 
 /** Options of `writeFolderAtomic`. */
@@ -145,37 +149,76 @@ export async function writeFolderAtomic<T>(
   checkOutsideProtected(target, options.protect ?? []);
   checkTargetFolder(target, overwrite);
   const parent = dirname(target);
-  let createdParent: string | undefined;
+  const missing = missingFolders(parent); // what mkdir will create (resolved paths: no \\?\ prefix on Windows)
   try {
-    createdParent = mkdirSync(parent, { recursive: true });
+    mkdirSync(parent, { recursive: true });
   } catch (cause) {
     throw new FileFormatError({ file: parent, expected: 'a folder that can be created', problem: `cannot be created (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, cause });
   }
+  for (const dir of missing) createdFolders.add(dir);
   const tag = `${process.pid}.${randomBytes(6).toString('hex')}`;
   const staging = join(parent, `.${basename(target)}.${tag}.partial`);
   const aside = join(parent, `.${basename(target)}.${tag}.old`);
+  let writing = false; // between the staging folder's creation and the end of `write`
   try {
     mkdirSync(staging);
-    inProgress.set(staging, createdParent);
+    inProgress.add(staging);
+    writing = true;
     const value = await write(staging);
+    writing = false;
     // from here on synchronous: no handler runs before the folder is in place
-    if (!inProgress.delete(staging)) throw new AbortedError(`writing ${target} (its staging folder was removed)`);
+    if (!inProgress.delete(staging)) throw new AbortedError(`${target}: its staging folder was removed (a second Ctrl-C), so the write`);
     checkTargetFolder(target, overwrite); // the target may have appeared while writing
-    if (existsSync(target)) renameSync(target, aside);
+    const replacing = existsSync(target);
+    if (replacing) renameSync(target, aside);
     try {
       renameSync(staging, target);
     } catch (error) {
-      if (existsSync(aside)) renameSync(aside, target);
+      if (replacing) moveBack(aside, target, error);
       throw error;
     }
-    rmSync(aside, { recursive: true, force: true });
+    // the created folders hold the output now: never removed
+    for (let d = parent; createdFolders.has(d); d = dirname(d)) createdFolders.delete(d);
+    try {
+      rmSync(aside, { recursive: true, force: true });
+    } catch {
+      // the new folder is in place; an old one that cannot be deleted stays, hidden, beside it (its name says what it is)
+    }
     return value;
   } catch (error) {
+    // removed by removeStagingFolders() while `write` ran: whatever `write` then hit (ENOENT, most likely) is an abort
+    const interrupted = writing && !inProgress.has(staging);
     inProgress.delete(staging);
-    removeStaging(staging, createdParent);
+    removeStaging(staging, true);
+    if (interrupted && !AbortedError.isInstance(error)) throw new AbortedError(`${target}: its staging folder was removed (a second Ctrl-C), so the write`, { cause: error });
     if (EraseError.isInstance(error)) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== undefined) throw new FileFormatError({ file: target, expected: 'a writable location', problem: `cannot be written (${code})`, cause: error });
     throw error;
+  }
+}
+
+/** The folders `mkdir -p dir` would create: `dir` and its missing ancestors (resolved), empty when `dir` exists. */
+function missingFolders(dir: string): string[] {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) {
+    missing.push(d);
+    if (dirname(d) === d) break;
+  }
+  return missing;
+}
+
+/** Puts the previous folder back after a failed publish; when that fails too, the error says where it is. */
+function moveBack(aside: string, target: string, error: unknown): void {
+  try {
+    renameSync(aside, target);
+  } catch {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new FileFormatError({
+      file: target,
+      expected: 'a writable location',
+      problem: `cannot be written (${code}), and the folder it replaced could not be moved back: it is at ${aside}`,
+      cause: error,
+    });
   }
 }

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileFormatError, InvalidOptionError, UnsupportedError } from '@erase/core';
 import { readJsonConfig } from './config';
-import { openSafetensors, pickleUnsupportedMessage, type HostTensor } from './safetensors';
+import { checkAllDecodable, openSafetensors, pickleUnsupportedMessage, type HostTensor } from './safetensors';
 
 /** A model component loaded from disk. */
 export interface LoadedComponent {
@@ -165,6 +165,7 @@ export function readShardedWeights(indexFile: string, dir: string): { weights: M
         if (unlisted.length > 0) parts.push(`${unlisted.length} tensors are not listed for this shard (${unlisted.slice(0, 5).join(', ')}${unlisted.length > 5 ? ', …' : ''})`);
         throw new FileFormatError({ file, expected: `exactly the tensors that ${indexFile} maps to it`, problem: parts.join('; ') });
       }
+      checkAllDecodable(handle);
       for (const key of handle.keys()) weights.set(key, handle.read(key));
     } finally {
       handle.close();
@@ -178,6 +179,7 @@ export function readShardedWeights(indexFile: string, dir: string): { weights: M
  * Loads a model component folder: `config.json` plus its safetensors weights (single or sharded, optional variant).
  * @returns config (snake_case as stored), weights (a fresh Map the caller owns), files read
  * @throws FileFormatError naming the folder/file when missing or malformed; UnsupportedError for pickle-only folders
+ *   and for weights stored in a dtype the reader does not decode (F8_E8M0, F4, F6_*, C64)
  */
 export function loadComponent(dir: string, options: ComponentLoadOptions = {}): LoadedComponent {
   const found = findComponentWeights(dir, options);
@@ -189,6 +191,7 @@ export function loadComponent(dir: string, options: ComponentLoadOptions = {}): 
   }
   const handle = openSafetensors(found.file);
   try {
+    checkAllDecodable(handle);
     const weights = new Map<string, HostTensor>();
     for (const key of handle.keys()) weights.set(key, handle.read(key));
     return { config, weights, files: [found.file] };

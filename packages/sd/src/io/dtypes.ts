@@ -11,31 +11,34 @@
 import { endianness } from 'node:os';
 import { InvalidOptionError, UnsupportedError } from '@erase/core';
 
-/** dtypes of the safetensors format. */
+/** The safetensors dtypes this reader decodes (floats to float32, integers to int32) and writes. */
 export type SafetensorsDtype =
   | 'F64' | 'F32' | 'F16' | 'BF16' | 'F8_E4M3' | 'F8_E5M2'
   | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'U16' | 'U32' | 'U64' | 'BOOL';
 
-/** Bytes per element of each dtype. */
+/** Bytes per element of each decoded dtype (`UNDECODED_DTYPE_BITS` has the others' sizes, in bits). */
 export const DTYPE_SIZES: Readonly<Record<SafetensorsDtype, number>> = {
   F64: 8, F32: 4, F16: 2, BF16: 2, F8_E4M3: 1, F8_E5M2: 1,
   I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, U16: 2, U32: 4, U64: 8, BOOL: 1,
 };
 
-/** True for a dtype name this reader knows. */
+/** True for a dtype this reader decodes (see `isUndecodedDtype` for the ones it only lists). */
 export function isSafetensorsDtype(value: unknown): value is SafetensorsDtype {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_SIZES, value);
 }
 
 /**
- * dtypes the format lists that this reader does not decode: the microscaling exponent F8_E8M0, the 4- and 6-bit
- * floats and complex64. A file may hold them (quantised checkpoints keep scales this way); its other tensors stay
- * readable, and reading one of these fails with `UnsupportedError` naming it (its raw bytes can still be read).
+ * dtypes the format lists (safetensors' `tensor.rs` as of 0.8) that this reader does not decode: the microscaling
+ * exponent F8_E8M0, the FNUZ float8 variants, the 4- and 6-bit floats and complex64. A file may hold them (quantised
+ * checkpoints keep scales this way): `openSafetensors` lists them and reads their raw bytes and the file's other
+ * tensors; decoding one of them, or a whole-file read or component load that needs them, is an `UnsupportedError`.
  */
-export type UndecodedDtype = 'F8_E8M0' | 'F4' | 'F6_E2M3' | 'F6_E3M2' | 'C64';
+export type UndecodedDtype = 'F8_E8M0' | 'F8_E4M3FNUZ' | 'F8_E5M2FNUZ' | 'F4' | 'F6_E2M3' | 'F6_E3M2' | 'C64';
 
 /** Bits per element of each undecoded dtype (a tensor's total must be whole bytes, as in the Rust reference). */
-export const UNDECODED_DTYPE_BITS: Readonly<Record<UndecodedDtype, number>> = { F8_E8M0: 8, F4: 4, F6_E2M3: 6, F6_E3M2: 6, C64: 64 };
+export const UNDECODED_DTYPE_BITS: Readonly<Record<UndecodedDtype, number>> = {
+  F8_E8M0: 8, F8_E4M3FNUZ: 8, F8_E5M2FNUZ: 8, F4: 4, F6_E2M3: 6, F6_E3M2: 6, C64: 64,
+};
 
 /** True for a dtype the format lists but this reader does not decode. */
 export function isUndecodedDtype(value: unknown): value is UndecodedDtype {

@@ -1,11 +1,11 @@
 // Weight I/O: safetensors, diffusers folders, single-file LDM checkpoints, LoRA files, configs.
-export { readSafetensors, openSafetensors, readSafetensorsHeader } from './safetensors';
+export { readSafetensors, openSafetensors, readSafetensorsHeader, checkAllDecodable } from './safetensors';
 export type { HostTensor, SafetensorsFile, SafetensorsHandle, SafetensorsDtype, SafetensorsEntry } from './safetensors';
 export type { UndecodedDtype } from './dtypes';
 export { writeSafetensors, fileDtypeFor } from './safetensors-writer';
 export type { TensorToWrite, WriteSafetensorsOptions } from './safetensors-writer';
 export { MAX_HEADER_BYTES } from './safetensors-header';
-export { DTYPE_SIZES, UNDECODED_DTYPE_BITS, halfBitsToNumber, numberToHalfBits, numberToBf16Bits } from './dtypes';
+export { DTYPE_SIZES, UNDECODED_DTYPE_BITS, isUndecodedDtype, halfBitsToNumber, numberToHalfBits, numberToBf16Bits } from './dtypes';
 
 export { readModelIndex, findComponentWeights, readShardedWeights, loadComponent, loadPipeline } from './diffusers-folder';
 export type {

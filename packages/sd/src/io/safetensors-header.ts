@@ -142,7 +142,10 @@ function parseEntry(
   }
   let count = 1;
   for (const d of shape as number[]) count *= d;
-  const byteLength = isUndecodedDtype(dtype) ? (count * UNDECODED_DTYPE_BITS[dtype]) / 8 : count * DTYPE_SIZES[dtype]; // F4/F6: whole bytes only
+  if (isUndecodedDtype(dtype) && (count * UNDECODED_DTYPE_BITS[dtype]) % 8 !== 0) {
+    throw fail(`${where} (${dtype} [${(shape as number[]).join(', ')}]) is ${count * UNDECODED_DTYPE_BITS[dtype]} bits, not a whole number of bytes`, 'a sub-byte dtype tensor to fill whole bytes');
+  }
+  const byteLength = isUndecodedDtype(dtype) ? (count * UNDECODED_DTYPE_BITS[dtype]) / 8 : count * DTYPE_SIZES[dtype];
   if (!Number.isSafeInteger(byteLength) || byteLength !== end - begin) {
     throw fail(
       `${where} (${dtype} [${(shape as number[]).join(', ')}]) needs ${byteLength} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,

@@ -163,7 +163,7 @@ function makeHandle(
       const e = entry(name);
       if (isUndecodedDtype(e.dtype)) {
         throw new UnsupportedError(
-          `${path}: tensor "${name}" is stored as ${e.dtype}, which this reader does not decode (it decodes F64, F32, F16, BF16, F8_E4M3, F8_E5M2 and the integer dtypes); the file's other tensors can be read.`,
+          `${path}: tensor "${name}" is stored as ${e.dtype}, which this reader does not decode (it decodes ${DECODED}); its raw bytes and the file's other tensors can still be read.`,
         );
       }
       const count = e.shape.reduce((a, b) => a * b, 1);
@@ -179,6 +179,22 @@ function makeHandle(
   };
 }
 
+const DECODED = 'F64, F32, F16, BF16, F8_E4M3, F8_E5M2 and the integer dtypes';
+
+/**
+ * Refuses, before anything is decoded, a file whose every tensor is needed (a whole-file read, a model component)
+ * when some are stored in dtypes this reader does not decode.
+ * @throws UnsupportedError naming the file and the first such tensors
+ */
+export function checkAllDecodable(handle: SafetensorsHandle): void {
+  const undecoded = [...handle.entries()].filter(([, e]) => isUndecodedDtype(e.dtype));
+  if (undecoded.length === 0) return;
+  const listed = undecoded.slice(0, 5).map(([name, e]) => `"${name}" (${e.dtype})`).join(', ');
+  throw new UnsupportedError(
+    `${handle.path}: ${undecoded.length} tensor(s) are stored in dtypes this reader does not decode: ${listed}${undecoded.length > 5 ? ', …' : ''}; it decodes ${DECODED}, and reading this file needs every tensor (openSafetensors() reads the others one by one).`,
+  );
+}
+
 /**
  * Reads a whole safetensors file (every tensor decoded; see `openSafetensors` to read only some).
  * @throws FileFormatError naming the file; UnsupportedError for pickle checkpoints, int32 overflow or a tensor of a
@@ -187,6 +203,7 @@ function makeHandle(
 export function readSafetensors(path: string): SafetensorsFile {
   const handle = openSafetensors(path);
   try {
+    checkAllDecodable(handle);
     const tensors = new Map<string, HostTensor>();
     for (const name of handle.keys()) tensors.set(name, handle.read(name));
     return { path, metadata: handle.metadata, tensors };

@@ -127,8 +127,9 @@ function squeezeConv1x1(file: string, key: string, tensor: HostTensor): HostTens
 /**
  * Reads a single-file SD 1.x/2.x checkpoint (`.safetensors`, LDM key names) as diffusers components.
  * @returns unet / vae / textEncoder with diffusers configs and weights (fresh host arrays the caller owns)
- * @throws UnsupportedError for pickle files (.ckpt/.pt/.pth/.bin) and SDXL; FileFormatError naming the file for a
- *   malformed file, unrecognised keys inside the UNet/VAE/text prefixes, or a missing UNet
+ * @throws UnsupportedError for pickle files (.ckpt/.pt/.pth/.bin), SDXL, and weights under the UNet/VAE/text prefixes
+ *   stored in a dtype the reader does not decode (tensors outside them are not read); FileFormatError naming the
+ *   file for a malformed file, unrecognised keys inside the UNet/VAE/text prefixes, or a missing UNet
  */
 export function loadSingleFileCheckpoint(path: string, options: SingleFileOptions = {}): SingleFileCheckpoint {
   if (PICKLE_EXTENSIONS.includes(extname(path).toLowerCase())) throw new UnsupportedError(pickleUnsupportedMessage(path));

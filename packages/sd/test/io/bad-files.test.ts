@@ -184,10 +184,36 @@ describe('malformed safetensors', () => {
     } finally {
       handle.close();
     }
-    expect(expectError(() => readSafetensors(p), UnsupportedError, p).message).toMatch(/does not decode/);
-    // sub-byte dtypes must fill whole bytes: 3 F4 values are 12 bits
-    writeRaw(p, { packed: { dtype: 'F4', shape: [3], data_offsets: [0, 2] } }, Buffer.from([0, 0]));
-    expect(expectError(() => openSafetensors(p), FileFormatError, p).message).toMatch(/needs 1.5 bytes/);
+    // a whole-file read needs every tensor: refused up front, naming them
+    const whole = expectError(() => readSafetensors(p), UnsupportedError, p);
+    expect(whole.message).toContain('3 tensor(s)');
+    for (const named of ['"packed" (F4)', '"scale" (F8_E8M0)', '"z" (C64)']) expect(whole.message).toContain(named);
+    // as is a model component whose weights file holds one
+    const component = join(dir, 'component');
+    mkdirSync(component, { recursive: true });
+    writeFileSync(join(component, 'config.json'), '{}');
+    writeFileSync(join(component, 'diffusion_pytorch_model.safetensors'), readFileSync(p));
+    expectError(() => loadComponent(component), UnsupportedError, join(component, 'diffusion_pytorch_model.safetensors'));
+  });
+
+  it('sub-byte dtypes: a tensor fills whole bytes (F6 × 4 = 3 bytes), or the header is refused', () => {
+    const p = path('f6.safetensors');
+    writeRaw(p, { a: { dtype: 'F6_E2M3', shape: [4], data_offsets: [0, 3] }, b: { dtype: 'F4', shape: [2, 3], data_offsets: [3, 6] } }, Buffer.from([1, 2, 3, 4, 5, 6]));
+    const handle = openSafetensors(p);
+    try {
+      expect(Array.from(handle.readRaw('a'))).toEqual([1, 2, 3]);
+      expect(Array.from(handle.readRaw('b'))).toEqual([4, 5, 6]);
+    } finally {
+      handle.close();
+    }
+    // 4 F6 values in 4 bytes (rounded up per element) is a byte-length mismatch
+    writeRaw(p, { a: { dtype: 'F6_E2M3', shape: [4], data_offsets: [0, 4] } }, Buffer.from([0, 0, 0, 0]));
+    expect(expectError(() => openSafetensors(p), FileFormatError, p).message).toMatch(/needs 3 bytes/);
+    // 2 F6 values are 12 bits; 3 F4 values too
+    for (const [dtype, shape] of [['F6_E3M2', [2]], ['F4', [3]]] as const) {
+      writeRaw(p, { a: { dtype, shape, data_offsets: [0, 2] } }, Buffer.from([0, 0]));
+      expect(expectError(() => openSafetensors(p), FileFormatError, p).message).toMatch(/12 bits, not a whole number of bytes/);
+    }
   });
 
   it('metadata that is not string → string', () => {

@@ -160,11 +160,21 @@ describe('writing and reading a pipeline', () => {
 
   it('replaces an existing model_index.json only with overwrite', () => {
     const dir = tempDir();
+    const className = (): unknown => JSON.parse(readFileSync(join(dir, 'model_index.json'), 'utf8'))._class_name;
     writeModelIndex(dir, { _class_name: 'StableDiffusionPipeline' });
-    expect(() => writeModelIndex(dir, { _class_name: 'OtherPipeline' })).toThrow(InvalidOptionError);
-    expect(JSON.parse(readFileSync(join(dir, 'model_index.json'), 'utf8'))._class_name).toBe('StableDiffusionPipeline');
+    let refused: unknown;
+    try {
+      writeModelIndex(dir, { _class_name: 'OtherPipeline' });
+    } catch (error) {
+      refused = error;
+    }
+    expect(InvalidOptionError.isInstance(refused) && refused.option).toBe('overwrite');
+    expect(className()).toBe('StableDiffusionPipeline');
     writeModelIndex(dir, { _class_name: 'OtherPipeline' }, { overwrite: true });
-    expect(JSON.parse(readFileSync(join(dir, 'model_index.json'), 'utf8'))._class_name).toBe('OtherPipeline');
+    expect(className()).toBe('OtherPipeline');
+    // writeDiffusersPipeline passes its overwrite on: a pipeline written over an existing one replaces its index
+    writeDiffusersPipeline(dir, { modelIndex: { _class_name: 'ThirdPipeline' }, components: { tokenizer: { files: { 'vocab.json': '{}' } } } }, { overwrite: true });
+    expect(className()).toBe('ThirdPipeline');
   });
 });
 
