@@ -167,7 +167,7 @@ function markdown({ commands, results, sweep }: ResultsFile): string {
   if (!isComplete(results)) {
     lines.push('', `**Subset**: ${shownClasses.length} of ${classNames.length} classes (${shownClasses.join(', ')}), ${shownMethods.length} of ${BENCH_METHODS.length} methods (${shownMethods.join(', ')}); a method's means are over the classes it has rows for. The full table is \`pnpm bench:erasure\` with no \`--classes\`/\`--methods\` (every method × every class; hours on 2 cores), or several runs with \`--resume\`.`);
   }
-  lines.push('', 'Acc_e: the erased class prompt is still drawn (↓). Acc_s: the other nine classes are still drawn (↑). Acc_g: the class drawn from its synonyms, which no method sees (↓). H_o: harmonic mean of 100 − Acc_e, Acc_s, 100 − Acc_g (↑). Scores: mean oracle probability of the intended class (MACE), percent; a method\'s Acc columns are means over the classes run, and its H_o is the mean of the per-class H_o (not the H_o of the mean Acc values). Method seconds: the erasure itself (one class), measured while the runs listed above shared the machine (their wasm thread counts are given), so they show the order of magnitude, not a ranking; the shared anchor images are generated once per run, before its loop, and not counted. UCE 2023 and "RealEra: closed form only" are the same computation here (same token selection, λ 0.1, preserve weight max(0.1, 1/10) = 0.1 for the ten preserved prompts, " " and the nine other classes, = RealEra\'s), so their rows agree to the digit.', '');
+  lines.push('', 'Acc_e: the erased class prompt is still drawn (↓). Acc_s: the other nine classes are still drawn (↑). Acc_g: the class drawn from its synonyms, which no method sees (↓). H_o: harmonic mean of 100 − Acc_e, Acc_s, 100 − Acc_g (↑). Scores: mean oracle probability of the intended class (MACE), percent; a method\'s Acc columns are means over the classes run, and its H_o is the mean of the per-class H_o (not the H_o of the mean Acc values). Method seconds: the erasure itself (one class), measured while the runs listed above shared the machine (their wasm thread counts are given), so they show the order of magnitude, not a ranking; the shared anchor images are generated once per run, before its loop, and not counted. UCE 2023 and "RealEra: closed form only" are the same computation here (same token selection, λ 0.1, preserve weight max(0.1, 1/10) = 0.1 for the ten preserved prompts, " " and the nine other classes, = RealEra\'s), so their rows agree to the digit. The UCE rows use the official token selection and scales with λ 0.1 (RealEra\'s λ1), not the official scripts\' default 0.5.', '');
   lines.push('| method | Acc_e ↓ | Acc_s ↑ | Acc_g ↓ | H_o ↑ | top-1 H_o | classes | method s / class | settings |');
   lines.push('|---|---|---|---|---|---|---|---|---|');
   for (const m of results) {
@@ -271,7 +271,7 @@ function release(key: string): void {
 const benchStarted = performance.now();
 mkdirSync(dirname(outPath), { recursive: true }); // the lock and claims files live beside --out
 // The shared anchor latents (Concept Ablation, RealEra's LoRA stage, the sweep) are made before the loop, untimed.
-const ANCHOR_USERS = new Set(['ca', 'realera-cf-lora', 'realera', 'realera-norm']);
+const ANCHOR_USERS = new Set(['ca', 'realera-cf-lora', 'realera', 'realera-no-beyond', 'realera-norm']);
 if (methods.some((id) => ANCHOR_USERS.has(id)) || sweepClass !== 'none') {
   const started = performance.now();
   await anchors(world);

@@ -12,6 +12,7 @@ import { readSafetensors } from '@erase/sd';
 import { main } from '../src/cli/main';
 import { METHOD_COMMANDS } from '../src/cli/methods-table';
 import { createProgress } from '../src/cli/progress';
+import { ERASE_VERSION } from '../src/io/version';
 
 let root: string;
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
@@ -71,16 +72,19 @@ describe('erase <method>', () => {
     expect(config.options).toMatchObject({ concepts: ['star'], lambda: 0.25, eraseScale: 3, version: '2025' });
   });
 
-  it('realera with tiny settings saves an unfused LoRA (lora.safetensors) next to the delta', async () => {
+  it('realera (all three stages) with tiny settings saves an unfused LoRA (lora.safetensors) next to the delta', async () => {
     const out = join(root, 'realera');
     const run = await erase(
-      ['realera', '--concepts', 'heart', '--iterations', '2', '--anchor-images', '1', '--generation-steps', '2', '--no-mining', '--lora-format', 'kohya', '--out', out, '--json', ...world],
+      ['realera', '--concepts', 'heart', '--iterations', '2', '--anchor-images', '1', '--generation-steps', '2', '--num-neighbours', '2', '--num-beyond', '2', '--lora-format', 'kohya', '--out', out, '--json', ...world],
     );
     expect(run.code, run.stderr).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['erase_config.json', 'lora.safetensors', 'unet_delta.safetensors']);
     const config = JSON.parse(readFileSync(join(out, 'erase_config.json'), 'utf8')) as { files: { lora_format: string }; seeds: number[] };
     expect(config.files.lora_format).toBe('kohya');
     expect(config.seeds).toEqual([0]);
+    const { options } = JSON.parse(readFileSync(join(out, 'erase_config.json'), 'utf8')) as { options: { stages: unknown; sampler: Record<string, unknown> } };
+    expect(options.stages).toEqual({ mining: true, closedForm: true, lora: true });
+    expect(options.sampler).toMatchObject({ numNeighbours: 2, numBeyond: 2 });
   });
 
   it('realera sampler flags (D1, D2, S, M, N, rescale) reach the resolved options', async () => {
@@ -90,6 +94,28 @@ describe('erase <method>', () => {
     expect(run.code, run.stderr).toBe(0);
     const config = JSON.parse(readFileSync(join(out, 'erase_config.json'), 'utf8')) as { options: { sampler: Record<string, unknown> } };
     expect(config.options.sampler).toMatchObject({ neighbourRadius: 3, beyondRadius: 5, cosLow: 0.2, cosHigh: 0.8, numNeighbours: 4, numBeyond: 2, rescale: 'none', anchorRadius: 0.25 });
+  });
+
+  it('esd, ap and ca run with tiny settings; their official-vocabulary flags reach the resolved options', async () => {
+    type Saved = { method: string; options: Record<string, unknown> };
+    const saved = (out: string): Saved => JSON.parse(readFileSync(join(out, 'erase_config.json'), 'utf8')) as Saved;
+    const esdOut = join(root, 'esd');
+    const esd = await erase(['esd', '--concepts', 'heart', '--train-method', 'noxattn', '--iterations', '1', '--ddim-steps', '2', '--lr', '0.001', '--out', esdOut, ...world]);
+    expect(esd.code, esd.stderr).toBe(0);
+    expect(saved(esdOut)).toMatchObject({ method: 'esd', options: { variant: 'u', iterations: 1, samplingSteps: 2, learningRate: 0.001 } });
+    expect(readdirSync(esdOut).sort()).toEqual(['erase_config.json', 'unet_delta.safetensors']);
+
+    const apConfig = join(root, 'ap.json');
+    writeFileSync(apConfig, JSON.stringify({ gumbel: { k: 8, numCenters: 2 } }));
+    const apOut = join(root, 'ap');
+    const ap = await erase(['ap', '--concepts', 'heart', '--config', apConfig, '--search', 'gumbel', '--train-method', 'xattn', '--iterations', '1', '--ddim-steps', '2', '--preserve-scale', '0.5', '--out', apOut, ...world]);
+    expect(ap.code, ap.stderr).toBe(0);
+    expect(saved(apOut)).toMatchObject({ method: 'adversarial-preservation', options: { search: 'gumbel', trainable: 'x', iterations: 1, preserveWeight: 0.5, gumbel: { k: 8, numCenters: 2 } } });
+
+    const caOut = join(root, 'ca');
+    const ca = await erase(['ca', '--concepts', 'heart', '--guide-concepts', 'a shape', '--parameter-group', 'cross-attn', '--iterations', '1', '--batch-size', '1', '--anchor-images', '1', '--generation-steps', '2', '--out', caOut, ...world]);
+    expect(ca.code, ca.stderr).toBe(0);
+    expect(saved(caOut)).toMatchObject({ method: 'concept-ablation', options: { anchors: ['a shape'], parameters: 'kv', steps: 1, batchSize: 1, anchorImages: 1, generationSteps: 2 } });
   });
 
   it('Ctrl-C (abort) during the run exits 130 and leaves no output folder', async () => {
@@ -300,6 +326,22 @@ describe('progress', () => {
 });
 
 describe('the bin', () => {
+  it('the built bin (dist/cli/main.js, what npm links as `erase`) prints its version, and bad input exits 2', () => {
+    const bin = join(packageDir, 'dist', 'cli', 'main.js');
+    if (!existsSync(bin)) {
+      // turbo builds the package before its tests (packages/methods/turbo.json); a bare `vitest` run may not have
+      if (process.env.CI) throw new Error(`${bin} is missing: the test task must build @erase/methods first`);
+      console.warn(`skipped: ${bin} is missing (run the package's build)`);
+      return;
+    }
+    const version = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
+    expect(version.status, version.stderr).toBe(0);
+    expect(version.stdout.trim()).toContain(ERASE_VERSION);
+    const bad = spawnSync(process.execPath, [bin, 'uce', '--concepts'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--concepts/);
+  });
+
   it('node src/cli/main.ts (the entry point) runs uce and exits 0; bad input exits 2', () => {
     const env = { ...process.env, TSX_TSCONFIG_PATH: join(packageDir, 'test', 'cli-fixtures', 'tsconfig.json') };
     const out = join(root, 'spawned');

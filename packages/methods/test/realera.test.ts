@@ -225,6 +225,26 @@ describe('realEra() on the fake attention model', () => {
     model.dispose();
   });
 
+  it('M = 0: the even steps keep only the beyond term (one fresh draw each); M = N = 0: every step is eq. 8', async () => {
+    const run = async (numNeighbours: number, numBeyond: number) => {
+      const model = attentionModel();
+      const z0 = latents();
+      const result = await realEra(model, { concepts: [CONCEPT], stages: { closedForm: false }, sampler: { numNeighbours, numBeyond }, lora: { steps: 4, anchorLatents: z0 } });
+      const lora = result.statistics.lora!;
+      z0.dispose();
+      result.dispose();
+      result.lora?.adapter?.detach();
+      model.dispose();
+      return lora;
+    };
+    const beyondOnly = await run(0, 2);
+    expect(beyondOnly.evenSteps).toEqual([false, true, false, true]);
+    expect(beyondOnly.resamples).toBe(2);
+    const neither = await run(0, 0);
+    expect(neither.evenSteps).toEqual([false, false, false, false]);
+    expect(neither.resamples).toBe(0);
+  });
+
   it('fuse: the trained update lands in the base weights and the adapter is gone', async () => {
     const model = attentionModel();
     const z0 = latents();

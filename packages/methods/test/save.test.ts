@@ -363,4 +363,21 @@ describe('exportModel', () => {
     await expect(exportModel(edited, saved())).rejects.toThrow(InvalidOptionError);
     expect(existsSync(join(root, 'fake'))).toBe(false);
   });
+
+  it('validates the options of save, exportModel and applySavedErasure at the boundary, writing nothing', async () => {
+    const option = async (call: () => unknown): Promise<string | undefined> => {
+      try {
+        await call();
+      } catch (error) {
+        return InvalidOptionError.isInstance(error) ? error.option : `not an InvalidOptionError: ${String(error)}`;
+      }
+      return undefined;
+    };
+    const target = join(root, 'never-written');
+    expect(await option(() => exportModel(edited, target, { floatDtype: 'I8' as 'F16' }))).toBe('floatDtype');
+    expect(await option(() => exportModel(edited, target, { overwrite: 'yes' as unknown as boolean }))).toBe('overwrite');
+    expect(await option(() => save(edited, result, target, { overwrite: 1 as unknown as boolean }))).toBe('overwrite');
+    expect(await option(() => applySavedErasure(edited, saved(), { verifyBase: 'no' as unknown as boolean }))).toBe('verifyBase');
+    expect(existsSync(target)).toBe(false);
+  });
 });

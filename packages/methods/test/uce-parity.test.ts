@@ -186,6 +186,17 @@ const CASES: readonly Case[] = [
     },
   },
   {
+    // the 2023 script replaces an empty guide with ' ' (`if a == '': a = ' '`)
+    name: "2023 replace, an explicit '' guide becomes ' '",
+    version: '2023',
+    options: { concepts: ['Van Gogh'], guideConcepts: [''], preserveConcepts: ['cat'], technique: 'replace' },
+    reference: {
+      pairs: [['Van Gogh', ' ']],
+      retain: ['', 'cat'],
+      lamb: 0.5, eraseScale: 1, preserveScale: 0.5, technique: 'replace',
+    },
+  },
+  {
     name: '2023 tensor, one guide for all, no preserve list (s_p = 1)',
     version: '2023',
     options: { concepts: ['Van Gogh', 'Pablo Picasso'], guideConcepts: ['a photo of art'], technique: 'tensor' },
@@ -221,8 +232,10 @@ const CASES: readonly Case[] = [
     },
   },
   {
-    // expand_prompts true, object: concepts first, then each concept's templates paired with its guide's.
-    name: '2025 replace, object templates, guide per concept',
+    // expand_prompts true, object: concepts first, then each concept's templates paired with its guide's. Our reading:
+    // the 2025 script's expansion loop walks the preserve list it appends to (no expansion without preserve concepts,
+    // no end with them), so this case checks our pairing against the closed form, not the script's output.
+    name: '2025 replace, object templates, guide per concept (our reading of the expansion)',
     version: '2025',
     options: { concepts: ['cat', 'dog'], guideConcepts: ['animal', 'pet'], preserveConcepts: ['car'], version: '2025', expandPrompts: 'object' },
     reference: {

@@ -38,7 +38,7 @@ const concepts: MethodFlag = { kind: 'list', option: 'concepts', help: 'concepts
 const preserve: MethodFlag = { kind: 'list', option: 'preserveConcepts', help: 'concepts to preserve, comma-separated' };
 const seed: MethodFlag = { kind: 'integer', option: 'seed', help: 'seed of every random draw (default 0)' };
 const iterations = (option: string, help: string): MethodFlag => ({ kind: 'integer', option, help });
-const lr = (option: string): MethodFlag => ({ kind: 'number', option, help: 'learning rate' });
+const lr = (option: string, help = 'learning rate'): MethodFlag => ({ kind: 'number', option, help });
 /** The ESD-style flags ESD and Adversarial Preservation share (official names), with each method's defaults in the help. */
 const partialSamplingFlags = (defaults: { eta?: string; guidance?: string; steps?: string }): Record<string, MethodFlag> => ({
   'negative-guidance': { kind: 'number', option: 'negativeGuidance', help: `η, the negative guidance${defaults.eta ? ` (default ${defaults.eta})` : ''}` },
@@ -151,7 +151,7 @@ export const METHOD_COMMANDS: readonly MethodCommand[] = [
         help: 'trained parameters: cross-attn (to_k/to_v) | crossattn (all attn2) | full-weight',
       },
       iterations: iterations('steps', 'optimizer steps (default 100)'),
-      lr: lr('learningRate'),
+      lr: lr('learningRate', 'base learning rate, × batch size as the official --scale_lr does (scaleLearningRate: false in --config keeps it as given; default 2e-6)'),
       'batch-size': { kind: 'integer', option: 'batchSize', help: 'noised anchor latents per step (default 8)' },
       'anchor-images': { kind: 'integer', option: 'anchorImages', help: 'images generated per anchor (default 200)' },
       'generation-steps': { kind: 'integer', option: 'generationSteps', help: 'denoising steps of that generation (default 50)' },

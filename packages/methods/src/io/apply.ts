@@ -26,6 +26,7 @@ import {
 } from '@erase/sd';
 import { ERASE_CONFIG_NAME, readEraseConfig, type EraseConfig } from './erase-config';
 import { baseFingerprint, type BaseFingerprint } from './fingerprint';
+import { booleanOption } from '../shared/validate';
 
 /** Options of `applySavedErasure`. */
 export interface ApplySavedErasureOptions {
@@ -112,9 +113,10 @@ function attachSavedLora(unet: NoisePredictor, weights: Map<string, LoraLayer>, 
  *   not loaded from disk (pass `verifyBase: false` to skip the check); InvalidOptionError when a LoRA is already attached
  */
 export function applySavedErasure(model: DiffusionModel, dir: string, options: ApplySavedErasureOptions = {}): AppliedErasure {
+  const verifyBase = options.verifyBase === undefined ? true : booleanOption('verifyBase', options.verifyBase);
   const configFile = join(dir, ERASE_CONFIG_NAME);
   const config = readEraseConfig(configFile);
-  if (options.verifyBase ?? true) {
+  if (verifyBase) {
     const actual = options.fingerprint ?? baseFingerprint(model);
     if (actual.sha256 !== config.base_model.sha256) {
       throw new FileFormatError({

@@ -23,6 +23,7 @@ import {
 import { ShapesWorldModel } from '@erase/shapes-world';
 import { modelLocation } from './fingerprint';
 import { writeFolderAtomic } from './staging';
+import { booleanOption, oneOf } from '../shared/validate';
 
 /** Options of `exportModel`. */
 export interface ExportModelOptions extends LongRunningOptions {
@@ -101,6 +102,8 @@ function schedulerComponent(folder: string): PipelineComponentToWrite {
  *   cannot be written
  */
 export async function exportModel(model: DiffusionModel, dir: string, options: ExportModelOptions = {}): Promise<ExportedModel> {
+  const overwrite = options.overwrite === undefined ? false : booleanOption('overwrite', options.overwrite);
+  const floatDtype = options.floatDtype === undefined ? undefined : oneOf('floatDtype', options.floatDtype, ['F32', 'F16', 'BF16'] as const);
   const isWorld = model instanceof ShapesWorldModel;
   if (!isWorld && !(model instanceof StableDiffusion)) {
     throw new UnsupportedError(`exportModel: ${model.source} is neither a StableDiffusion nor the embedded ShapesWorldModel; export its weights with @erase/sd's writers.`);
@@ -139,10 +142,10 @@ export async function exportModel(model: DiffusionModel, dir: string, options: E
   const protect = [{ path: folder, what: 'the model being exported' }];
   const written = await writeFolderAtomic(
     dir,
-    { overwrite: options.overwrite ?? false, protect },
+    { overwrite, protect },
     async (staging) => {
       const files: string[] = [];
-      const writeOptions = options.floatDtype ? { floatDtype: options.floatDtype } : {};
+      const writeOptions = floatDtype ? { floatDtype } : {};
       for (const [i, name] of names.entries()) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         throwIfAborted(options.signal, 'exportModel');

@@ -24,6 +24,7 @@ import {
 } from './erase-config';
 import { baseFingerprint, modelLocation, type BaseFingerprint } from './fingerprint';
 import { writeFolderAtomic } from './staging';
+import { booleanOption } from '../shared/validate';
 import { ERASE_VERSION } from './version';
 
 
@@ -95,6 +96,7 @@ function defaultSeeds(options: object): number[] {
  */
 export async function save(model: DiffusionModel, result: ErasureResultBase, dir: string, options: SaveOptions = {}): Promise<SavedErasure> {
   checkResult(result);
+  const overwrite = options.overwrite === undefined ? false : booleanOption('overwrite', options.overwrite);
   const loraFormat = options.loraFormat ?? 'peft';
   if (!['diffusers', 'peft', 'kohya'].includes(loraFormat)) {
     throw new InvalidOptionError({ option: 'loraFormat', expected: "'diffusers', 'peft' or 'kohya'", received: loraFormat });
@@ -129,7 +131,7 @@ export async function save(model: DiffusionModel, result: ErasureResultBase, dir
   throwIfAborted(options.signal, 'save');
   const location = modelLocation(model);
   const protect = location ? [{ path: location.path, what: 'the base model' }] : [];
-  await writeFolderAtomic(dir, { overwrite: options.overwrite ?? false, protect }, (staging) => {
+  await writeFolderAtomic(dir, { overwrite, protect }, (staging) => {
     if (delta) {
       writeSafetensors(join(staging, UNET_DELTA_NAME), delta, { format: 'pt', erase_method: result.method, erase_version: ERASE_VERSION });
       done(UNET_DELTA_NAME);

@@ -12,7 +12,8 @@
  *   even steps (eq. 9): w_n ‖ε(z_t, t, p'_c) − ε̂(z_t, t, E_c*)‖² + w_b ‖ε(z_t, t, p''_c) − ε̂(z_t, t, p''_c)‖²
  * ‖·‖² is a mean over elements (core's losses). Our readings: steps are numbered from 1, so the first step is odd;
  * with several concepts, concept k = ⌊(s − 1)/2⌋ mod K takes steps in (odd, even) pairs; without mined samples
- * (mining off, `useMinedSamples: false`) every step is eq. 8; with N = 0 the even step has only its first term.
+ * (mining off, `useMinedSamples: false`) every step is eq. 8; with N = 0 the even step has only its first term; with
+ * M = 0 its first term trains on E_c itself (eq. 8's term) beside the beyond term; with M = N = 0 every step is eq. 8.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -82,14 +83,15 @@ export async function alignPredictionNoise(inputs: NoiseAlignmentInputs, run: Lo
       throwIfAborted(run.signal, 'realEra (LoRA stage)');
       const concept = concepts[Math.floor((step - 1) / 2) % concepts.length] as ConceptSlices;
       const latents = inputs.anchorLatents[concepts.indexOf(concept)] as tf.Tensor4D;
-      const even = step % 2 === 0 && inputs.sampler !== undefined;
+      const neighbourWanted = inputs.sampler !== undefined && inputs.sampler.numNeighbours > 0 ? 1 : 0;
+      const beyondWanted = inputs.sampler !== undefined && inputs.sampler.numBeyond > 0 ? 1 : 0;
+      const even = step % 2 === 0 && neighbourWanted + beyondWanted > 0;
       let neighbourContext: Float32Array | undefined;
       let beyondContext: Float32Array | undefined;
       if (even && inputs.sampler) {
-        const beyondWanted = inputs.sampler.numBeyond > 0 ? 1 : 0;
-        const fresh = await mineConcept(concept, width, inputs.sampler, rng, { neighbours: 1, beyond: beyondWanted });
+        const fresh = await mineConcept(concept, width, inputs.sampler, rng, { neighbours: neighbourWanted, beyond: beyondWanted });
         resamples++;
-        neighbourContext = replaceSlice(concept, fresh.neighbours, width); // p'_c [T, D]
+        if (neighbourWanted) neighbourContext = replaceSlice(concept, fresh.neighbours, width); // p'_c [T, D]
         if (beyondWanted) beyondContext = replaceSlice(concept, fresh.beyond, width); // p''_c [T, D]
       }
 

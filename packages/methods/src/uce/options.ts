@@ -12,7 +12,9 @@
  *   - λ = 0.5 (`lamb=0.5` in the call), s_e = 1, s_p = max(0.1, 1 / len(['', ...preserveConcepts])).
  * UCE 2025 (`trainscripts/uce_sd_erase.py`):
  *   - anchors: none given → `''`; one → repeated; else one per concept; with expansion, concept k's templates
- *     are paired with the same templates of guide k (appended after the plain concepts, as the script does);
+ *     are paired with the same templates of guide k, appended after the plain concepts — our reading: the script's
+ *     own expansion loop walks the preserve list it appends to, so it expands nothing without preserve concepts and
+ *     does not end with them; parity with the 2025 script holds for `expandPrompts: 'none'`;
  *   - preserved prompts = `preserveConcepts` (no `''`), one row each; λ = 0.5, s_e = s_p = 1.
  * Not reproduced: the 2023 script's default preserve list for `concept_type=art` (1,734 artist names from its
  * CSV) and the 2025 script's default guide `'art'` for art — pass them as `preserveConcepts` / `guideConcepts`.
