@@ -145,7 +145,7 @@ export const BENCH_METHODS: readonly BenchMethod[] = [
 
 /**
  * The sweep of the paper's Fig. 5 on one class: one of D, S, M, N at a time, others at their defaults, every mined
- * sample rescaled to ‖e‖. D and S shape the mined sets and the fresh draws of the LoRA stage (full RealEra); M and N
+ * sample rescaled to ‖e‖; and the flattened perturbation mode against the default per-token one. D and S shape the mined sets and the fresh draws of the LoRA stage (full RealEra); M and N
  * are swept on the closed form with mined samples (the LoRA stage draws a fixed number per step).
  */
 export const SWEEP: readonly { method: string; parameter: string; value: string; overrides: Record<string, unknown> }[] = [
@@ -154,4 +154,6 @@ export const SWEEP: readonly { method: string; parameter: string; value: string;
   ...[[0.1, 0.5], [0.3, 0.7], [0.5, 0.9]].map(([lo, hi]) => ({ method: 'realera-norm', parameter: 'S (cosine band)', value: `[${lo}, ${hi}]`, overrides: { sampler: { cosLow: lo, cosHigh: hi } } })),
   ...[5, 20, 80].map((m) => ({ method: 'realera-cf-mining-norm', parameter: 'M (neighbours; closed form with mined samples)', value: String(m), overrides: { sampler: { numNeighbours: m } } })),
   ...[5, 20, 80].map((n) => ({ method: 'realera-cf-mining-norm', parameter: 'N (beyond samples; closed form with mined samples)', value: String(n), overrides: { sampler: { numBeyond: n } } })),
+  // methods.md §2: per-token perturbation (the default) against one perturbation of the flattened slice
+  { method: 'realera-norm', parameter: 'mode (perturbation of the erased slice; default per-token)', value: 'flattened', overrides: { sampler: { mode: 'flattened' } } },
 ];

@@ -191,7 +191,7 @@ function markdown({ commands, results, sweep }: ResultsFile): string {
     lines.push(`| ${m.label} | ${shownClasses.map((c) => { const r = byClass.get(c); return r ? `${r.meanProbability.accE.toFixed(0)} / ${r.meanProbability.accG.toFixed(0)}` : '–'; }).join(' | ')} |`);
   }
   if (sweep.length > 0) {
-    lines.push('', `## RealEra sweep on "${[...new Set(sweep.map((r) => r.erasedClass))].join('", "')}" (the paper's Fig. 5: D = neighbour radius D1 in units of ‖e‖, S = cosine band, M = neighbours, N = beyond samples; one parameter at a time from the defaults)`, '');
+    lines.push('', `## RealEra sweep on "${[...new Set(sweep.map((r) => r.erasedClass))].join('", "')}" (the paper's Fig. 5: D = neighbour radius D1 in units of ‖e‖, S = cosine band, M = neighbours, N = beyond samples; one parameter at a time from the defaults; plus the flattened perturbation mode of methods.md §2)`, '');
     lines.push('D and S are swept on "RealEra (full, rescaled)", M and N on the closed form with rescaled mined samples. With every mined sample rescaled to ‖e‖, D changes how the accepted cosines spread within the band, not the samples\' norms.', '');
     lines.push('| parameter | value | swept on | Acc_e ↓ | Acc_s ↑ | Acc_g ↓ | H_o ↑ | method s |');
     lines.push('|---|---|---|---|---|---|---|---|');
