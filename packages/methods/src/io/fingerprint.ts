@@ -77,7 +77,9 @@ function weightFilesOf(folder: string): string[] {
 
 /**
  * Fingerprints the weight files `model` was loaded from (see the file comment). Call it before or after a method
- * edits the model: the files do not change.
+ * edits the model: the files do not change. Synchronous, with no progress events or abort: it reads every byte
+ * (sha256 ran at ≈ 0.9 GB/s on this project's 2-core machine, so ≈ 5 s for SD 1.5's 4.2 GB of float32 weights, more
+ * from a cold disk); the CLI computes it once, before the method runs.
  * @throws UnsupportedError for a model that was not loaded from disk (its `source` is not a folder or file);
  *   FileFormatError when a folder holds no weight files or a file cannot be read
  */
