@@ -92,7 +92,8 @@ const erasure = await realEra(world, {
   concepts: [photoPrompt(erased.name)],
   anchorConcepts: [' '],
   preserveConcepts: SHAPE_CLASSES.filter((c) => c !== erased).map((c) => photoPrompt(c.name)),
-  // The settings of "RealEra (full, as drawn)" in docs/results.md: closed form without mined samples, neighbours and
+  // The settings of the row "RealEra (full, as drawn)" in docs/results.md (the benchmark's code now labels it "RealEra:
+  // closed form + noise alignment with mined samples (as drawn)"): closed form without mined samples, neighbours and
   // beyond samples drawn fresh (not rescaled) in the LoRA stage. realEra()'s defaults (mined samples rescaled to ‖e‖,
   // also in the closed form) leave less of the concept in its synonyms on this world but cost ≈ 24 points of Acc_s
   // ("RealEra (full, rescaled)").
