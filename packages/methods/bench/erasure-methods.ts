@@ -137,9 +137,11 @@ export const BENCH_METHODS: readonly BenchMethod[] = [
   // Not Algorithm 1 in full: its closed form leaves the mined samples out (as drawn they outweigh the concept, see
   // realera-cf-mining), only the LoRA stage uses fresh draws. The label says so.
   realEraVariant('realera', 'RealEra: closed form + noise alignment with mined samples (as drawn)', `closed form without mined samples + LoRA eqs. 8–9 with fresh neighbours and beyond samples as drawn; ${LORA_WORDS}`, { mining: true, closedForm: true, lora: true }, false),
-  // The paper's Table 3 variant 3 (closed form + noise alignment + neighbour mining, no beyond-concept samples): the
-  // row above with N = 0, so the two differ only by the beyond term of eq. 9.
-  realEraVariant('realera-no-beyond', 'RealEra: variant 3, no beyond samples (as drawn)', `as "closed form + noise alignment with mined samples (as drawn)" with N = 0: eq. 9 without its beyond term (the paper's Table 3 variant 3); ${LORA_WORDS}`, { mining: true, closedForm: true, lora: true }, false, 'none', { numBeyond: 0 }),
+  // Our closest match to the paper's Table 3 variant 3 (closed form + noise alignment + neighbour mining, no
+  // beyond-concept samples): the row above with N = 0 — same draws otherwise — so the two differ only by the beyond
+  // term of eq. 9. (realEra()'s own variant 3, `sampler: { numBeyond: 0 }` on the defaults, also puts the rescaled
+  // neighbours into the closed form.)
+  realEraVariant('realera-no-beyond', 'RealEra: + noise alignment with mined neighbours only (as drawn)', `the row above with N = 0 (no beyond term in eq. 9): our closest match to the paper's Table 3 variant 3; ${LORA_WORDS}`, { mining: true, closedForm: true, lora: true }, false, 'none', { numBeyond: 0 }),
   realEraVariant('realera-norm', 'RealEra (full, rescaled)', `closed form with mined samples + LoRA eqs. 8–9, every mined sample rescaled to ‖e‖ (M = N = 10); ${LORA_WORDS}`, { mining: true, closedForm: true, lora: true }, true, 'original-norm'),
 ];
 

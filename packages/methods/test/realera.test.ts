@@ -225,7 +225,7 @@ describe('realEra() on the fake attention model', () => {
     model.dispose();
   });
 
-  it('M = 0: the even steps keep only the beyond term (one fresh draw each); M = N = 0: every step is eq. 8', async () => {
+  it('M = 0: even steps still alternate, with one fresh (beyond) draw each; M = N = 0: every step is eq. 8', async () => {
     const run = async (numNeighbours: number, numBeyond: number) => {
       const model = attentionModel();
       const z0 = latents();

@@ -186,7 +186,7 @@ const CASES: readonly Case[] = [
     },
   },
   {
-    // the 2023 script replaces an empty guide with ' ' (`if a == '': a = ' '`)
+    // the 2023 script's edit_model replaces an empty guide with ' ' (`if n_t == '': n_t = ' '`)
     name: "2023 replace, an explicit '' guide becomes ' '",
     version: '2023',
     options: { concepts: ['Van Gogh'], guideConcepts: [''], preserveConcepts: ['cat'], technique: 'replace' },

@@ -95,8 +95,8 @@ export const METHOD_COMMANDS: readonly MethodCommand[] = [
       'anchor-radius': { kind: 'number', option: 'sampler.anchorRadius', help: "D1', anchor-partner radius, × ‖e*‖ (default 0.5)" },
       'cos-low': { kind: 'number', option: 'sampler.cosLow', help: 'S2, lower end of the neighbour cosine band (below --cos-high; default 0.3)' },
       'cos-high': { kind: 'number', option: 'sampler.cosHigh', help: 'S1, upper end of the neighbour cosine band (default 0.7)' },
-      'num-neighbours': { kind: 'integer', option: 'sampler.numNeighbours', help: 'M, neighbours per token vector in the closed form (the LoRA stage draws one per step; default 10)' },
-      'num-beyond': { kind: 'integer', option: 'sampler.numBeyond', help: 'N, beyond-concept samples per token vector in the closed form (default 10)' },
+      'num-neighbours': { kind: 'integer', option: 'sampler.numNeighbours', help: 'M, neighbours per token vector in the closed form (the LoRA stage draws one per even step, none when 0; default 10)' },
+      'num-beyond': { kind: 'integer', option: 'sampler.numBeyond', help: 'N, beyond-concept samples per token vector in the closed form (the LoRA stage draws one per even step; 0 drops its beyond term; default 10)' },
       rescale: {
         kind: 'choice',
         option: 'sampler.rescale',

@@ -13,7 +13,8 @@
  * ‖·‖² is a mean over elements (core's losses). Our readings: steps are numbered from 1, so the first step is odd;
  * with several concepts, concept k = ⌊(s − 1)/2⌋ mod K takes steps in (odd, even) pairs; without mined samples
  * (mining off, `useMinedSamples: false`) every step is eq. 8; with N = 0 the even step has only its first term; with
- * M = 0 its first term trains on E_c itself (eq. 8's term) beside the beyond term; with M = N = 0 every step is eq. 8.
+ * M = 0 its first term trains on E_c itself (eq. 8's term, weighted by w_n) beside the beyond term; with M = N = 0
+ * every step is eq. 8.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
