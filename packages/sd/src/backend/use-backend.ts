@@ -145,7 +145,10 @@ async function defaultThreads(): Promise<number> {
   return nav?.hardwareConcurrency ?? 1;
 }
 
-/** Which package this module imported to register each tfjs backend name ('tensorflow' is shared by two peers). */
+/**
+ * Which package registered each tfjs backend name ('tensorflow' is shared by two peers): imported here, or, for one
+ * registered by an import elsewhere, the one Node's loader shows (`nodePackagesLoaded`).
+ */
 const importedPeers = new Map<string, string>();
 
 async function usePeer(name: Exclude<BackendName, 'cpu' | 'wasm'>, peer: PeerBackend): Promise<BackendInfo> {
@@ -157,6 +160,11 @@ async function usePeer(name: Exclude<BackendName, 'cpu' | 'wasm'>, peer: PeerBac
         "useBackend('webgpu'), e.g. with the `webgpu` package: `Object.assign(globalThis, globals); globalThis.navigator = { gpu: create([]) }`.",
     });
   const hasGpu = (): boolean => (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu !== undefined;
+  if (peer.tfjsName === 'tensorflow' && !importedPeers.has('tensorflow') && tf.findBackendFactory('tensorflow') !== null) {
+    // registered by an import outside this module: which of the two Node packages did it come from?
+    const loaded = await nodePackagesLoaded([PEERS.tensorflow.packageName, PEERS['tensorflow-gpu'].packageName]);
+    if (loaded.length === 1) importedPeers.set('tensorflow', loaded[0] as string);
+  }
   const other = importedPeers.get(peer.tfjsName);
   if (other !== undefined && other !== peer.packageName) {
     throw new BackendUnavailableError({
@@ -200,6 +208,22 @@ async function usePeer(name: Exclude<BackendName, 'cpu' | 'wasm'>, peer: PeerBac
     });
   }
   return { name, tfjsName: peer.tfjsName, threads: null, simd: null };
+}
+
+/**
+ * Which of `packageNames` Node's CommonJS loader has loaded in this process (tfjs-node and tfjs-node-gpu are CommonJS,
+ * so an `import` of either lands in `require.cache` too); empty outside Node or when it cannot be told.
+ */
+async function nodePackagesLoaded(packageNames: readonly string[]): Promise<string[]> {
+  const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  if (typeof p?.versions?.node !== 'string') return [];
+  try {
+    const { createRequire } = await import('node:module');
+    const paths = Object.keys(createRequire(import.meta.url).cache).map((path) => path.split('\\').join('/'));
+    return packageNames.filter((name) => paths.some((path) => path.includes(`/node_modules/${name}/`)));
+  } catch {
+    return [];
+  }
 }
 
 /** True when `error` says `packageName` itself (not one of its dependencies) could not be found. */

@@ -56,3 +56,27 @@ describe('useBackend', () => {
     expect(tf.getBackend()).toBe('cpu'); // the active backend is unchanged
   });
 });
+
+// Last in the file: it leaves this module's record of who provides tfjs's 'tensorflow' backend set.
+describe("a 'tensorflow' backend registered outside useBackend", () => {
+  it('is recognised as tfjs-node (CPU) by the path Node loaded it from, so tensorflow-gpu is refused, not silently run on CPU', async () => {
+    const { createRequire } = await import('node:module');
+    const { MathBackendCPU } = await import('@tensorflow/tfjs-backend-cpu');
+    const cache = createRequire(import.meta.url).cache;
+    const fakePath = '/somewhere/node_modules/@tensorflow/tfjs-node/dist/index.js'; // what `import '@tensorflow/tfjs-node'` leaves
+    cache[fakePath] = { id: fakePath, filename: fakePath, loaded: true, exports: {} } as unknown as NonNullable<(typeof cache)[string]>;
+    tf.registerBackend('tensorflow', () => new MathBackendCPU()); // stands in for tfjs-node's backend
+    try {
+      const refused = await useBackend('tensorflow-gpu').catch((e: unknown) => e);
+      expect(BackendUnavailableError.isInstance(refused)).toBe(true);
+      expect((refused as BackendUnavailableError).message).toMatch(/already provided by @tensorflow\/tfjs-node in this process/);
+      expect(tf.getBackend()).toBe('cpu');
+      const info = await useBackend('tensorflow'); // the package that is loaded is used as such
+      expect(info).toEqual({ name: 'tensorflow', tfjsName: 'tensorflow', threads: null, simd: null });
+    } finally {
+      await tf.setBackend('cpu');
+      tf.removeBackend('tensorflow');
+      delete cache[fakePath];
+    }
+  });
+});
