@@ -73,6 +73,15 @@ describe('writeFolderAtomic with protected paths', () => {
   });
 });
 
+/** A promise a gated write awaits, and the function that resolves it. */
+function opened(): { gate: Promise<void>; go: () => void } {
+  let go: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => {
+    go = resolve;
+  });
+  return { gate, go };
+}
+
 describe('removeStagingFolders', () => {
   /** A write that writes `a.txt`, waits for `go`, then (re)creates a nested folder and writes into it, as exportModel does. */
   function gatedWrite(go: Promise<void>) {
@@ -89,10 +98,7 @@ describe('removeStagingFolders', () => {
     const existing = join(root, 'existing');
     mkdirSync(existing);
     writeFileSync(join(existing, 'old.txt'), 'kept');
-    let go: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => {
-      go = resolve;
-    });
+    const { gate, go } = opened();
     const replacing = writeFolderAtomic(existing, { overwrite: true }, gatedWrite(gate));
     const nestedA = writeFolderAtomic(join(root, 'made', 'deeper', 'a'), {}, gatedWrite(gate));
     const nestedB = writeFolderAtomic(join(root, 'made', 'deeper', 'b'), {}, gatedWrite(gate)); // shares 'made/deeper'
@@ -113,10 +119,7 @@ describe('removeStagingFolders', () => {
 
   it('a write that goes on into its removed staging folder fails with AbortedError, not a file error', async () => {
     const root = tempDir();
-    let go: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => {
-      go = resolve;
-    });
+    const { gate, go } = opened();
     const writing = writeFolderAtomic(join(root, 'out'), {}, async (staging) => {
       await gate;
       writeFileSync(join(staging, 'x.txt'), 'x'); // ENOENT: the folder is gone
@@ -129,10 +132,7 @@ describe('removeStagingFolders', () => {
 
   it('keeps a folder it created once something else was put in it', async () => {
     const root = tempDir();
-    let go: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => {
-      go = resolve;
-    });
+    const { gate, go } = opened();
     const writing = writeFolderAtomic(join(root, 'new', 'out'), {}, gatedWrite(gate));
     writeFileSync(join(root, 'new', 'notes.txt'), "the user's"); // appears while the write runs
     removeStagingFolders();
@@ -144,10 +144,7 @@ describe('removeStagingFolders', () => {
 
   it('on a failed write, removes only the folders it created that are left empty', async () => {
     const root = tempDir();
-    let go: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => {
-      go = resolve;
-    });
+    const { gate, go } = opened();
     const failing = writeFolderAtomic(join(root, 'new', 'out'), {}, async (staging) => {
       await gate;
       writeFileSync(join(staging, 'a.txt'), 'x');
