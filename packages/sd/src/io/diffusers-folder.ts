@@ -179,7 +179,7 @@ export function readShardedWeights(indexFile: string, dir: string): { weights: M
  * Loads a model component folder: `config.json` plus its safetensors weights (single or sharded, optional variant).
  * @returns config (snake_case as stored), weights (a fresh Map the caller owns), files read
  * @throws FileFormatError naming the folder/file when missing or malformed; UnsupportedError for pickle-only folders
- *   and for weights stored in a dtype the reader does not decode (F8_E8M0, F4, F6_*, C64)
+ *   and for weights stored in a dtype the reader does not decode (`UndecodedDtype`: F8_E8M0, the FNUZ float8s, F4, F6_*, C64)
  */
 export function loadComponent(dir: string, options: ComponentLoadOptions = {}): LoadedComponent {
   const found = findComponentWeights(dir, options);

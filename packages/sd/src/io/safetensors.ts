@@ -47,7 +47,7 @@ export interface SafetensorsHandle {
    * Reads and decodes one tensor (a fresh array the caller owns).
    * @throws InvalidOptionError for an unknown name or a closed handle; FileFormatError when the file ended early;
    *   UnsupportedError when an integer value does not fit int32, or for a dtype this reader does not decode
-   *   (`UndecodedDtype`: F8_E8M0, F4, F6_*, C64)
+   *   (`UndecodedDtype`: F8_E8M0, the FNUZ float8s, F4, F6_*, C64)
    */
   read(name: string): HostTensor;
   /** The tensor's raw little-endian bytes as stored (any dtype). */
