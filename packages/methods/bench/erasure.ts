@@ -93,6 +93,7 @@ const weightsSha256 = baseFingerprint(world).sha256;
 
 const comparable = { weightsSha256, guidanceScale: world.defaultGuidanceScale, seeds: seeds.length, otherSeeds: otherSeeds.length };
 const methodOrder = BENCH_METHODS.map((m) => m.id);
+const sweepOrder = SWEEP.map((p) => `${p.parameter}=${p.value}`);
 
 /** The results file when `--resume` was given (undefined when absent); exits 2 naming the mismatch when it cannot be merged. */
 function readForResume(): ResultsFile | undefined {
@@ -225,7 +226,7 @@ function measured(): void {
 
 /** `own` with the rows of `file` it lacks; exits 2 when a method's settings differ between them. */
 function mergeOrExit(file: ResultsFile): ResultsFile {
-  const merged = mergeResults(own, file, methodOrder);
+  const merged = mergeResults(own, file, methodOrder, sweepOrder);
   if ('problem' in merged) {
     console.error(`bench:erasure: --resume cannot merge ${jsonPath}: ${merged.problem}`);
     process.exit(2);

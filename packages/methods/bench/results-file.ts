@@ -62,10 +62,12 @@ export function readResultsFile(path: string, expect: Comparable): ResultsFile |
 
 /**
  * `base` with every row, sweep point and command of `extra` it lacks added (method order of `methodOrder`, then
- * methods missing from it in the order met: a run started before a method was added must not drop its rows).
+ * methods missing from it in the order met: a run started before a method was added must not drop its rows). Sweep
+ * points follow `sweepOrder` (keys `parameter=value`), not the order runs side by side happened to finish them;
+ * points missing from it keep their order, after the listed ones.
  * @returns a message when one method's rows were measured with different settings
  */
-export function mergeResults(base: ResultsFile, extra: ResultsFile, methodOrder: readonly string[]): ResultsFile | { problem: string } {
+export function mergeResults(base: ResultsFile, extra: ResultsFile, methodOrder: readonly string[], sweepOrder: readonly string[] = []): ResultsFile | { problem: string } {
   const results: MethodRows[] = [];
   // methods this run does not know (added to the benchmark after it started) are kept, after the known ones
   const unknown = [...base.results, ...extra.results].map((m) => m.id).filter((id) => !methodOrder.includes(id));
@@ -84,6 +86,11 @@ export function mergeResults(base: ResultsFile, extra: ResultsFile, methodOrder:
   const sweep = [...base.sweep];
   const sameSweepPoint = (x: SweepRow, y: SweepRow): boolean => x.erasedClass === y.erasedClass && x.parameter === y.parameter && x.value === y.value;
   for (const point of extra.sweep) if (!sweep.some((p) => sameSweepPoint(p, point))) sweep.push(point);
+  const rank = (p: SweepRow): number => {
+    const i = sweepOrder.indexOf(`${p.parameter}=${p.value}`);
+    return i === -1 ? sweepOrder.length : i;
+  };
+  sweep.sort((x, y) => rank(x) - rank(y)); // stable: unlisted points and other classes keep their order
   const commands = [...base.commands, ...extra.commands.filter((c) => !base.commands.includes(c))];
   return { ...base, commands, results, sweep };
 }

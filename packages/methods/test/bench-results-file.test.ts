@@ -52,6 +52,14 @@ describe('erasure benchmark results file', () => {
     expect(merged.sweep.map((p) => [p.value, p.meanProbability.ho])).toEqual([['1', 1], ['2', 2]]);
   });
 
+  it('orders sweep points by sweepOrder, not by when runs side by side finished them', () => {
+    const point = (parameter: string, value: string) => ({ erasedClass: 'moon', parameter, value, meanProbability: figures(1), methodSeconds: 1 });
+    const onDisk = file([], [], [point('M', '80'), point('D', '4'), point('extra', 'x'), point('D', '1')]);
+    const merged = mergeResults(file([], [], [point('M', '5')]), onDisk, [], ['D=1', 'D=4', 'M=5', 'M=80']);
+    if ('problem' in merged) throw new Error(merged.problem);
+    expect(merged.sweep.map((p) => `${p.parameter}=${p.value}`)).toEqual(['D=1', 'D=4', 'M=5', 'M=80', 'extra=x']);
+  });
+
   it('refuses to merge a method measured with other settings', () => {
     const a = file([], [{ id: 'ca', label: 'CA', settings: '100 steps', rows: [row('moon', 1)] }]);
     const b = file([], [{ id: 'ca', label: 'CA', settings: '400 steps', rows: [row('heart', 1)] }]);
