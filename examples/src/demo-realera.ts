@@ -62,6 +62,7 @@ const erased = SHAPE_CLASSES.find((c) => c.name === concept);
 if (!erased) refuse(new InvalidOptionError({ option: '--concept', expected: `one of ${SHAPE_CLASSES.map((c) => c.name).join(', ')}`, received: concept }));
 
 const started = performance.now();
+const elapsed = (): string => `${((performance.now() - started) / 1000).toFixed(0)} s`;
 const world = await loadShapesWorld({ backend: 'wasm', threads });
 const oracle = world.oracle!;
 const classNames = SHAPE_CLASSES.map((c) => c.name);
@@ -83,7 +84,7 @@ async function measure(label: string) {
     return { probabilities, intendedClass, role };
   });
   const scores = scoreErasedClass(images, { classNames, erasedClass: erased!.name });
-  console.log(`${label}: ${requests.length} images in ${(result.samplingMs / 1000).toFixed(1)} s`);
+  console.log(`${label}: ${requests.length} images in ${(result.samplingMs / 1000).toFixed(1)} s  (${elapsed()})`);
   return { scores, result };
 }
 
@@ -92,17 +93,16 @@ const erasure = await realEra(world, {
   concepts: [photoPrompt(erased.name)],
   anchorConcepts: [' '],
   preserveConcepts: SHAPE_CLASSES.filter((c) => c !== erased).map((c) => photoPrompt(c.name)),
-  // The settings of the row "RealEra (full, as drawn)" in docs/results.md (the benchmark's code now labels it "RealEra:
-  // closed form + noise alignment with mined samples (as drawn)"): closed form without mined samples, neighbours and
-  // beyond samples drawn fresh (not rescaled) in the LoRA stage. realEra()'s defaults (mined samples rescaled to ‖e‖,
-  // also in the closed form) leave less of the concept in its synonyms on this world but cost ≈ 24 points of Acc_s
-  // ("RealEra (full, rescaled)").
+  // The settings of the row "RealEra: closed form + noise alignment with mined samples (as drawn)" in docs/results.md:
+  // closed form without mined samples, neighbours and beyond samples drawn fresh (not rescaled) in the LoRA stage.
+  // realEra()'s defaults (mined samples rescaled to ‖e‖, also in the closed form) leave less of the concept in its
+  // synonyms on this world but cost ≈ 23 points of Acc_s ("RealEra (full, rescaled)").
   sampler: { rescale: 'none' },
   closedForm: { lambda: 0.1, useMinedSamples: false },
   lora: { steps: 300, learningRate: 1e-3, batchSize: 16, anchorImages: 64, generationSteps: 20 },
   seed: 0,
   onProgress: (e) => {
-    if (e.step === e.total || e.step % 50 === 0) console.log(`  ${e.stage} ${e.step}/${e.total}${e.metrics?.loss !== undefined ? `  loss ${e.metrics.loss.toFixed(4)}` : ''}`);
+    if (e.step === e.total || e.step % 50 === 0) console.log(`  ${e.stage} ${e.step}/${e.total}${e.metrics?.loss !== undefined ? `  loss ${e.metrics.loss.toFixed(4)}` : ''}  (${elapsed()})`);
   },
 });
 const after = await measure('after RealEra');
@@ -132,6 +132,6 @@ const gridPath = join(outDir, `realera-${erased.name}.png`);
 const png = await gridPng(cells, [h, w, c], columns, { factor: 4 });
 writeFileAtomic(gridPath, png);
 console.log(`\nwrote ${gridPath} (rows: ${[erased.name, ...erased.synonyms].join(', ')}; left: original, right: after RealEra)`);
-console.log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
+console.log(`total ${elapsed()}`);
 erasure.dispose();
 world.dispose();
