@@ -28,7 +28,7 @@ import { SHAPE_CLASSES, loadShapesWorld, photoPrompt, sampleAndClassify, seedRan
 import { ParameterSnapshot, baseFingerprint } from '../src/index';
 import { ownClaim, releaseClaim, tryClaim } from './claims';
 import { BENCH_METHODS, SWEEP, anchors, type BenchMethod, type MethodRun } from './erasure-methods';
-import { mergeResults, readResultsFile, withFileLock, type ClassRow, type Figures, type MethodRows, type ResultsFile } from './results-file';
+import { mergeResults, readResultsFile, sweepPointKey, withFileLock, type ClassRow, type Figures, type MethodRows, type ResultsFile } from './results-file';
 
 const argv = process.argv.slice(2);
 function flag(name: string, fallback: string): string {
@@ -93,7 +93,7 @@ const weightsSha256 = baseFingerprint(world).sha256;
 
 const comparable = { weightsSha256, guidanceScale: world.defaultGuidanceScale, seeds: seeds.length, otherSeeds: otherSeeds.length };
 const methodOrder = BENCH_METHODS.map((m) => m.id);
-const sweepOrder = SWEEP.map((p) => `${p.parameter}=${p.value}`);
+const sweepOrder = SWEEP.map(sweepPointKey);
 
 /** The results file when `--resume` was given (undefined when absent); exits 2 naming the mismatch when it cannot be merged. */
 function readForResume(): ResultsFile | undefined {
@@ -300,7 +300,7 @@ for (const id of methods) {
 }
 if (sweepClass !== 'none') {
   for (const point of SWEEP) {
-    const key = `sweep/${sweepClass}/${point.parameter}=${point.value}`;
+    const key = `sweep/${sweepClass}/${sweepPointKey(point)}`;
     const done = (): boolean => own.sweep.some((r) => r.erasedClass === sweepClass && r.parameter === point.parameter && r.value === point.value);
     if (!claim(key, done)) continue;
     try {

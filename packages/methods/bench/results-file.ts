@@ -20,6 +20,9 @@ export interface ClassRow {
 export interface MethodRows { id: string; label: string; settings: string; rows: ClassRow[] }
 export interface SweepRow { erasedClass: string; parameter: string; value: string; meanProbability: Figures; methodSeconds: number; commit?: string }
 
+/** A sweep point's key within one class: `parameter=value` (the `sweepOrder` of mergeResults, claims in erasure.ts). */
+export const sweepPointKey = (p: { parameter: string; value: string }): string => `${p.parameter}=${p.value}`;
+
 /** What the results JSON holds: every finished row, the commands that measured them, and what makes rows comparable. */
 export interface ResultsFile {
   commands: string[];
@@ -87,10 +90,10 @@ export function mergeResults(base: ResultsFile, extra: ResultsFile, methodOrder:
   const sameSweepPoint = (x: SweepRow, y: SweepRow): boolean => x.erasedClass === y.erasedClass && x.parameter === y.parameter && x.value === y.value;
   for (const point of extra.sweep) if (!sweep.some((p) => sameSweepPoint(p, point))) sweep.push(point);
   const rank = (p: SweepRow): number => {
-    const i = sweepOrder.indexOf(`${p.parameter}=${p.value}`);
+    const i = sweepOrder.indexOf(sweepPointKey(p));
     return i === -1 ? sweepOrder.length : i;
   };
-  sweep.sort((x, y) => rank(x) - rank(y)); // stable: unlisted points and other classes keep their order
+  sweep.sort((x, y) => rank(x) - rank(y)); // stable: ties (unlisted points, one point in several classes) keep their order
   const commands = [...base.commands, ...extra.commands.filter((c) => !base.commands.includes(c))];
   return { ...base, commands, results, sweep };
 }
